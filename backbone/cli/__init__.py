@@ -1,0 +1,1 @@
+"""The ``backbone`` command line: parses arguments and calls the runtime, nothing more."""

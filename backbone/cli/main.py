@@ -1,0 +1,26 @@
+"""Entry point of the ``backbone`` console script. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from backbone.cli.contracts import schemas_app, topics_app
+from backbone.cli.stack import app as stack_app
+
+app = typer.Typer(
+    name="backbone",
+    help="Logistics event backbone: local stack, data contracts, services and on-call tools.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(stack_app, name="stack")
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

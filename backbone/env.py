@@ -1,0 +1,30 @@
+"""Every environment variable name the backbone reads, in one place.
+
+Settings classes read these through pydantic-settings; the Helm chart, compose file and tests
+check their own variable names against this module.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DATABASE_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "PREFIX",
+    "SCHEMA_REGISTRY_URL",
+    "STACK_ENV_FILE",
+    "partner_secret_var",
+]
+
+# Standard names used by Kafka/Confluent tooling; an explicit value always wins over the local stack.
+KAFKA_BOOTSTRAP_SERVERS = "KAFKA_BOOTSTRAP_SERVERS"
+SCHEMA_REGISTRY_URL = "SCHEMA_REGISTRY_URL"
+DATABASE_URL = "DATABASE_URL"
+
+# Everything else is namespaced.
+PREFIX = "BACKBONE_"
+STACK_ENV_FILE = "BACKBONE_STACK_ENV"  # path of the stack.env to read when the three above are unset
+
+
+def partner_secret_var(partner_id: str) -> str:
+    """Env variable holding a partner's secret: ``generic-tms`` -> ``BACKBONE_PARTNER_GENERIC_TMS_SECRET``."""
+    return f"{PREFIX}PARTNER_{partner_id.upper().replace('-', '_')}_SECRET"
