@@ -50,3 +50,39 @@ def stack_env() -> StackEndpoints:
 def unique() -> str:
     """A short unique suffix for topic, group and subject names so tests never collide."""
     return uuid.uuid4().hex[:10]
+
+
+@dataclass(frozen=True)
+class IsolatedTopics:
+    """A private copy of topics.yaml (every name suffixed) applied to the real broker."""
+
+    path: Path
+    suffix: str
+
+    def name(self, role: str) -> str:
+        from backbone.topics import load_topics
+
+        return load_topics(self.path).name(role)
+
+
+@pytest.fixture
+def isolated_topics(stack_env: StackEndpoints, tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch) -> IsolatedTopics:
+    """Every topic of topics.yaml under a unique name, created on the real broker, with schemas
+    registered; BACKBONE_TOPICS_FILE points services at it. Tests never share topics."""
+    from confluent_kafka.admin import AdminClient
+
+    from backbone.config import repo_root
+    from backbone.schema_registry_ops import register_schemas
+    from backbone.serialization import SchemaRegistry
+    from backbone.topic_admin import apply_plan, plan_topics
+    from backbone.topics import load_topics
+
+    text = (repo_root() / "topics.yaml").read_text().replace(".v1\n", f"-{unique}.v1\n")
+    path = tmp_path / "topics.yaml"
+    path.write_text(text)
+    catalog = load_topics(path)
+    admin = AdminClient({"bootstrap.servers": stack_env.kafka})
+    apply_plan(admin, plan_topics(admin, catalog, replication=1))
+    register_schemas(SchemaRegistry.connect(stack_env.registry), catalog)
+    monkeypatch.setenv("BACKBONE_TOPICS_FILE", str(path))
+    return IsolatedTopics(path, unique)

@@ -18,6 +18,14 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 
 
+@app.command("run")
+def run_cmd(demo: bool = typer.Option(True, help="Play the scripted demo once everything is up.")) -> None:
+    """Run the whole backbone on the local stack (foreground; Ctrl-C stops everything it started)."""
+    from backbone.cli.run import run_backbone
+
+    raise typer.Exit(run_backbone(demo=demo))
+
+
 def main() -> None:
     app()
 
