@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from backbone.cli.contracts import schemas_app, topics_app
+from backbone.cli.oncall import dlq_app, replay
 from backbone.cli.stack import app as stack_app
 
 app = typer.Typer(
@@ -16,6 +17,8 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(dlq_app, name="dlq")
+app.command("replay")(replay)
 
 
 @app.command("run")
