@@ -47,7 +47,8 @@ def require_tool(tool: str, hint: str) -> str:
 
 def _mvn(args: list[str], what: str) -> None:
     mvn = require_tool("mvn", "install Maven 3.8+ (apt-get install maven)")
-    proc = subprocess.run([mvn, "-B", "-q", *args], capture_output=True, text=True, timeout=900)
+    local_repo = [f"-Dmaven.repo.local={os.environ['MAVEN_REPO']}"] if os.environ.get("MAVEN_REPO") else []
+    proc = subprocess.run([mvn, "-B", "-q", *local_repo, *args], capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
         offline = "Could not transfer" in tail or "Unknown host" in tail or "Connection refused" in tail
