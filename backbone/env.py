@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "DATABASE_URL",
     "KAFKA_BOOTSTRAP_SERVERS",
+    "ODOO_API_KEY",
     "PREFIX",
     "SCHEMA_REGISTRY_URL",
     "STACK_ENV_FILE",
@@ -22,7 +23,8 @@ DATABASE_URL = "DATABASE_URL"
 
 # Everything else is namespaced.
 PREFIX = "BACKBONE_"
-STACK_ENV_FILE = "BACKBONE_STACK_ENV"  # path of the stack.env to read when the three above are unset
+STACK_ENV_FILE = "BACKBONE_STACK_ENV"
+ODOO_API_KEY = "BACKBONE_ODOO_API_KEY"  # path of the stack.env to read when the three above are unset
 
 
 def partner_secret_var(partner_id: str) -> str:

@@ -12,6 +12,8 @@ EasyPost            ``X-Hmac-Signature``             ``hmac-sha256-hex=<hex HMAC
 AfterShip           ``aftership-hmac-sha256``        ``base64(HMAC(body, secret))``
 ShipHero            ``X-ShipHero-HMAC-SHA256``       ``base64(HMAC(body, secret))``
 Standard Webhooks   ``webhook-id/-timestamp/-signature``  ``v1,<base64 HMAC(id.ts.body, b64decode(whsec_))>``
+Shippo HMAC         ``Shippo-Auth-Signature``        ``t=<unix>,v1=<hex HMAC("{t}.{body}", secret)>``
+Shippo token        URL query ``?token=``            the self-generated token, compared as a secret
 ==================  ===============================  ===============================================
 
 Example::
@@ -38,23 +40,28 @@ __all__ = [
     "AFTERSHIP_HEADER",
     "EASYPOST_HEADER",
     "SHIPHERO_HEADER",
+    "SHIPPO_HEADER",
     "STANDARD_WEBHOOKS_TOLERANCE_S",
     "SignatureError",
     "SignatureReason",
     "sign_aftership",
     "sign_easypost",
     "sign_shiphero",
+    "sign_shippo",
     "sign_standard_webhooks",
     "standard_webhooks_headers",
     "verify_aftership",
     "verify_easypost",
     "verify_shiphero",
+    "verify_shippo",
+    "verify_shippo_token",
     "verify_standard_webhooks",
 ]
 
 EASYPOST_HEADER = "X-Hmac-Signature"
 AFTERSHIP_HEADER = "aftership-hmac-sha256"
 SHIPHERO_HEADER = "X-ShipHero-HMAC-SHA256"
+SHIPPO_HEADER = "Shippo-Auth-Signature"
 WEBHOOK_ID = "webhook-id"
 WEBHOOK_TIMESTAMP = "webhook-timestamp"
 WEBHOOK_SIGNATURE = "webhook-signature"
@@ -185,8 +192,8 @@ def verify_shiphero(body: bytes, headers: Mapping[str, str], secret: Secrets) ->
 def _whsec_key(secret: str) -> bytes:
     raw = secret.removeprefix(_WHSEC_PREFIX)
     try:
-        # Like the reference library, tolerate unpadded base64 (b64decode ignores extra padding).
-        key = base64.b64decode(raw + "==")
+        # Tolerate unpadded base64 as the reference library does, but not stray characters.
+        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ConfigError("Standard Webhooks secret is not base64 (expected whsec_<base64>)") from exc
     if not key:
@@ -254,3 +261,66 @@ def verify_standard_webhooks(
         if any([hmac.compare_digest(expected, sig) for sig in given]):
             return msg_id
     raise SignatureError("mismatch", f"no {WEBHOOK_SIGNATURE} entry matches the body", scheme=scheme)
+
+
+# --- Shippo (HMAC on request, or a self-generated URL token) ---------------------------------
+
+
+def sign_shippo(body: bytes, secret: str, timestamp: int) -> str:
+    """Value of ``Shippo-Auth-Signature``: ``t=<unix>,v1=<hex HMAC-SHA256("{t}.{body}")>``."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify_shippo(
+    body: bytes,
+    headers: Mapping[str, str],
+    secret: Secrets,
+    *,
+    tolerance_s: float = STANDARD_WEBHOOKS_TOLERANCE_S,
+    now: float | None = None,
+) -> str:
+    """Verify ``Shippo-Auth-Signature`` (HMAC security, provisioned by Shippo on request).
+
+    Returns the ``v1`` signature, unique per message and timestamp, as the replay-cache key.
+    """
+    scheme = "shippo"
+    value = _header(headers, SHIPPO_HEADER)
+    if value is None:
+        raise SignatureError("missing", f"{SHIPPO_HEADER} header is missing", scheme=scheme)
+    fields: dict[str, list[str]] = {}
+    for part in value.split(","):
+        key, _, item = part.strip().partition("=")
+        fields.setdefault(key, []).append(item)
+    stamps, given_hex = fields.get("t", []), fields.get("v1", [])
+    given: list[bytes] = []
+    for item in given_hex:
+        try:
+            decoded = bytes.fromhex(item)
+        except ValueError:
+            continue
+        if len(decoded) == hashlib.sha256().digest_size:
+            given.append(decoded)
+    if len(stamps) != 1 or not stamps[0].isdigit() or not given:
+        raise SignatureError("malformed", f"{SHIPPO_HEADER} is not 't=<unix>,v1=<64 hex>'", scheme=scheme)
+    current = time.time() if now is None else now
+    if abs(current - int(stamps[0])) > tolerance_s:
+        raise SignatureError(
+            "stale_timestamp", f"{SHIPPO_HEADER} t is more than {tolerance_s:g}s from now", scheme=scheme
+        )
+    signed = f"{stamps[0]}.".encode() + body
+    for candidate in _secrets(secret, scheme):
+        expected = _hmac(candidate.encode(), signed)
+        if any([hmac.compare_digest(expected, sig) for sig in given]):
+            return expected.hex()
+    raise SignatureError("mismatch", f"{SHIPPO_HEADER} does not match the body", scheme=scheme)
+
+
+def verify_shippo_token(token: str | None, secret: Secrets) -> None:
+    """Shippo's "self-generated token" option: the webhook URL carries ``?token=<secret>``."""
+    scheme = "shippo_token"
+    if token is None or not token.strip():
+        raise SignatureError("missing", "token query parameter is missing", scheme=scheme)
+    given = token.strip().encode()
+    if not any([hmac.compare_digest(given, candidate.encode()) for candidate in _secrets(secret, scheme)]):
+        raise SignatureError("mismatch", "token query parameter does not match", scheme=scheme)

@@ -7,6 +7,7 @@ itself with a baseline measured in the same run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -46,11 +47,9 @@ class Measure:
     def _cpu(self) -> float:
         total = 0.0
         for pid in self.pids:
-            try:
+            with contextlib.suppress(psutil.Error):
                 t = psutil.Process(pid).cpu_times()
                 total += t.user + t.system + getattr(t, "children_user", 0) + getattr(t, "children_system", 0)
-            except psutil.Error:
-                pass
         return total
 
     @contextmanager
@@ -61,10 +60,8 @@ class Measure:
         self.cpu = self._cpu() - c0
         rss = 0
         for pid in self.pids:
-            try:
+            with contextlib.suppress(psutil.Error):
                 rss = max(rss, psutil.Process(pid).memory_info().rss)
-            except psutil.Error:
-                pass
         self.rss_mb = round(rss / 1e6, 1)
 
     def rates(self, events: int, nbytes: int = 0) -> dict[str, float]:

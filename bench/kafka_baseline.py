@@ -26,8 +26,16 @@ def make_topic(bootstrap: str, partitions: int = 6) -> str:
 
 def produce_baseline(bootstrap: str, n: int = 200_000, size: int = 500) -> dict[str, Any]:
     topic = make_topic(bootstrap)
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                         "linger.ms": 5, "compression.type": "lz4", "queue.buffering.max.messages": 1_000_000})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 1_000_000,
+        }
+    )
     payload = os.urandom(size // 2).hex().encode()[:size]
     latencies: list[float] = []
     m = Measure()
@@ -36,8 +44,12 @@ def produce_baseline(bootstrap: str, n: int = 200_000, size: int = 500) -> dict[
             key = f"k{i % 1000}".encode()
             if i % 100 == 0:
                 t = time.perf_counter()
-                producer.produce(topic, payload, key,
-                                 on_delivery=lambda err, msg, t=t: latencies.append((time.perf_counter() - t) * 1000))
+                producer.produce(
+                    topic,
+                    payload,
+                    key,
+                    on_delivery=lambda err, msg, t=t: latencies.append((time.perf_counter() - t) * 1000),
+                )
             else:
                 producer.produce(topic, payload, key)
             if i % 10_000 == 0:
@@ -63,16 +75,26 @@ def paced_latency(producer: Producer, topic: str, payload: bytes, rate: int, sec
             producer.poll(0)
             if target - now > 0.002:
                 time.sleep(0.001)
-        producer.produce(topic, payload, f"p{i % 100}".encode(),
-                         on_delivery=lambda err, msg, t=now: latencies.append((time.perf_counter() - t) * 1000))
+        producer.produce(
+            topic,
+            payload,
+            f"p{i % 100}".encode(),
+            on_delivery=lambda err, msg, t=now: latencies.append((time.perf_counter() - t) * 1000),
+        )
         producer.poll(0)
     producer.flush(30)
     return percentiles(latencies)
 
 
 def consume_baseline(bootstrap: str, topic: str, n: int) -> dict[str, Any]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     got = 0
     nbytes = 0
@@ -105,6 +127,7 @@ if __name__ == "__main__":
         f"baseline produce: {p['events_per_s']:,.0f} msg/s ({p['mb_per_s']} MB/s), "
         f"{p['events_per_cpu_s']:,.0f} msg per client CPU-s; ack p50/p99 at 1,000 msg/s "
         f"{p['ack_latency_at_1000_per_s_ms'].get('p50')}/{p['ack_latency_at_1000_per_s_ms'].get('p99')} ms\n"
-        f"baseline consume: {c['events_per_s']:,.0f} msg/s ({c['mb_per_s']} MB/s), {c['events_per_cpu_s']:,.0f} msg per CPU-s\n"
+        f"baseline consume: {c['events_per_s']:,.0f} msg/s ({c['mb_per_s']} MB/s), "
+        f"{c['events_per_cpu_s']:,.0f} msg per CPU-s\n"
         f"-> {path}"
     )

@@ -6,6 +6,7 @@ import typer
 
 from backbone.cli.contracts import schemas_app, topics_app
 from backbone.cli.oncall import dlq_app, replay
+from backbone.cli.sim import sim_app
 from backbone.cli.stack import app as stack_app
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(sim_app, name="sim")
 app.command("replay")(replay)
 
 
@@ -27,6 +29,14 @@ def run_cmd(demo: bool = typer.Option(True, help="Play the scripted demo once ev
     from backbone.cli.run import run_backbone
 
     raise typer.Exit(run_backbone(demo=demo))
+
+
+@app.command("normalizer")
+def normalizer_cmd() -> None:
+    """Run the status normalizer (Faust worker: raw.* -> canonical.*). Settings: BACKBONE_NORMALIZER_*."""
+    from services.status_normalizer.app import run
+
+    run()
 
 
 def main() -> None:

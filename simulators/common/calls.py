@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,8 +37,10 @@ class Call:
 
 
 class CallLog:
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
+    """The most recent ``limit`` calls (bounded so a long demo run does not grow without end)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.calls: deque[Call] = deque(maxlen=limit)
 
     def clear(self) -> None:
         self.calls.clear()

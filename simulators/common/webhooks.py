@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +48,7 @@ class WebhookSender:
     def __init__(self, url: str | None, faults: Callable[[], Faults], *, user_agent: str,
                  attempts: int = 5, backoff_s: float = 0.5, timeout_s: float = 5.0) -> None:
         self.url = url
-        self.deliveries: list[Delivery] = []
+        self.deliveries: deque[Delivery] = deque(maxlen=10_000)  # bounded log for /_sim/state
         self._faults = faults
         self._user_agent = user_agent
         self._attempts = max(1, attempts)

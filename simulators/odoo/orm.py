@@ -87,7 +87,8 @@ def _sorted(env: Env, ids: list[int], order: str | None) -> list[int]:
     return result
 
 
-def _search_ids(env: Env, domain: Any, offset: int = 0, limit: int | None = None, order: str | None = None) -> list[int]:
+def _search_ids(env: Env, domain: Any, offset: int = 0, limit: int | None = None,
+                order: str | None = None) -> list[int]:
     predicate = compile_domain(domain, _Resolver(env.store, env.model))
     found = _sorted(env, [i for i in env.store.ids(env.model) if predicate(i)], order)
     return found[offset : offset + limit if limit else None]
@@ -102,7 +103,8 @@ def search_count(env: Env, ids: list[int], domain: Any = None, limit: int | None
     return len(_search_ids(env, domain or [], 0, limit))
 
 
-def read(env: Env, ids: list[int], fields: list[str] | None = None, load: str | None = "_classic_read") -> list[dict[str, Any]]:
+def read(env: Env, ids: list[int], fields: list[str] | None = None,
+         load: str | None = "_classic_read") -> list[dict[str, Any]]:
     env.store.check_exist(env.model, ids, env.uid)
     rows = env.store.read(env.model, ids, fields)
     if not load:  # load=None: many2one as a bare id
@@ -114,7 +116,8 @@ def read(env: Env, ids: list[int], fields: list[str] | None = None, load: str | 
 
 
 def search_read(env: Env, ids: list[int], domain: Any = None, fields: list[str] | None = None, offset: int = 0,
-                limit: int | None = None, order: str | None = None, load: str | None = "_classic_read") -> list[dict[str, Any]]:
+                limit: int | None = None, order: str | None = None,
+                load: str | None = "_classic_read") -> list[dict[str, Any]]:
     if fields:
         env.store.read(env.model, [], fields)  # validate field names even when nothing matches
     return read(env, _search_ids(env, domain or [], offset, limit, order), fields, load)

@@ -148,7 +148,8 @@ class Store:
         raise PythonError("ValueError", f"Unsupported write on {model}.{name}")
 
     def _o2m_commands(self, model: str, rec_id: int, name: str, f: Field, commands: Any) -> None:
-        assert f.relation is not None and f.inverse is not None
+        assert f.relation is not None
+        assert f.inverse is not None
         if not isinstance(commands, list):
             raise PythonError("ValueError", f"Wrong value for {model}.{name}: {commands!r}")
         for command in commands:
@@ -162,7 +163,8 @@ class Store:
 
     # --- reading ----------------------------------------------------------------------------
     def children(self, f: Field, rec_id: int) -> list[int]:
-        assert f.relation is not None and f.inverse is not None
+        assert f.relation is not None
+        assert f.inverse is not None
         return sorted(i for i, r in self.records[f.relation].items() if r.get(f.inverse) == rec_id)
 
     def display_name(self, model: str, rec_id: int) -> str:

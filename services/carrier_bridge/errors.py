@@ -1,0 +1,50 @@
+"""Failures of carrier-platform calls, on the backbone error tree (no HTTP imports).
+
+    PermanentError
+    ├── CarrierRequestError          the platform refused the request (4xx); ``code`` is EasyPost's
+    │   ├── CarrierValidationError   400/422 with ``errors`` (field, message) pairs
+    │   │   └── PostageExistsError   the shipment already has a label bought with another rate
+    │   └── CarrierNotFoundError     404
+    └── CarrierProtocolError         a 2xx answer we cannot read
+    Timeouts, connection errors and 5xx raise TargetUnavailableError; 429 raises RetryableError
+    (with retry_after); 401/403 raise AuthenticationError.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backbone.errors import PermanentError
+
+__all__ = [
+    "CarrierNotFoundError",
+    "CarrierProtocolError",
+    "CarrierRequestError",
+    "CarrierValidationError",
+    "PostageExistsError",
+]
+
+
+class CarrierRequestError(PermanentError):
+    def __init__(self, message: str, *, status: int, code: str | None,
+                 errors: tuple[tuple[str, str], ...] = (), **context: Any) -> None:
+        super().__init__(message, status=status, code=code, **context)
+        self.status = status
+        self.code = code
+        self.errors = errors
+
+
+class CarrierValidationError(CarrierRequestError):
+    pass
+
+
+class PostageExistsError(CarrierValidationError):
+    pass
+
+
+class CarrierNotFoundError(CarrierRequestError):
+    pass
+
+
+class CarrierProtocolError(PermanentError):
+    pass
