@@ -1,0 +1,219 @@
+"""Faust wiring of the status normalizer: one agent per raw topic, dedupe state in Faust tables.
+
+At-least-once by construction: a batch's canonical records are produced (idempotent confluent-kafka
+producer, acks=all) and acknowledged by Kafka before its dedupe state is written and before Faust
+acks the raw events (offsets commit only for acked events). A crash re-emits records with the
+same milestone ids; it never loses one. Faust's exactly-once mode is deliberately not used (open
+bugs: duplicates on rebalance, swallowed transaction errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, Histogram, generate_latest
+
+from backbone.config import load
+from backbone.dlq import DeadLetterChannel, Origin
+from backbone.kafka import AsyncProducer, producer_config
+from backbone.logs import setup_logging
+from backbone.serialization import SchemaRegistry
+from backbone.telemetry import setup_tracing
+from backbone.topics import TopicSpec, load_topics
+from services.status_normalizer.config import NormalizerConfig
+from services.status_normalizer.mapping import default_mappings
+from services.status_normalizer.parsers import parse
+from services.status_normalizer.pipeline import BatchOverlay, Output, Pipeline, RawMessage
+from services.status_normalizer.state import TtlTableStore
+
+__all__ = ["create_app", "run"]
+
+log = logging.getLogger("status_normalizer")
+
+BATCH = Histogram("backbone_normalizer_batch_size", "Raw events per processed batch",
+                  buckets=(1, 10, 50, 100, 250, 500, 1000, 2000))
+LATENCY = Histogram("backbone_normalizer_latency_seconds", "Raw append to canonical acknowledged",
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
+EVENT_LAG = Gauge("backbone_event_lag_seconds", "Now minus occurred_at of the newest record per channel",
+                  ["channel"])
+STATE_KEYS = Gauge("backbone_normalizer_state_keys", "Keys in the local dedupe state", ["table"])
+
+
+class NormalizerApp(faust.App):
+    """faust.App that also closes the confluent producer used for canonical output."""
+
+    output: AsyncProducer | None = None
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        if self.output is not None:
+            self.output.close(10.0)
+
+
+def _message(event: Any) -> RawMessage:
+    m = event.message
+    hdrs = event.headers or {}
+    pairs = list(hdrs.items()) if isinstance(hdrs, dict) else list(hdrs)
+    return RawMessage(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value,
+                      headers=[(k, v if isinstance(v, bytes) else str(v).encode()) for k, v in pairs],
+                      timestamp_ms=int(m.timestamp * 1000) if m.timestamp else 0)
+
+
+def create_app(cfg: NormalizerConfig | None = None) -> NormalizerApp:
+    cfg = cfg or load(NormalizerConfig)
+    cfg.require("kafka_bootstrap_servers", "schema_registry_url")
+    catalog = load_topics(cfg.topics_file)
+    ttl_seconds = cfg.dedupe_ttl_days * 86_400
+    app = NormalizerApp(
+        cfg.app_id,
+        broker=f"kafka://{cfg.kafka_bootstrap_servers}",
+        store=cfg.store,
+        datadir=str(cfg.datadir),
+        web_host=cfg.web_host,
+        web_port=cfg.web_port,
+        web_enabled=True,
+        producer_acks=-1,
+        producer_linger_ms=cfg.producer_linger_ms,
+        consumer_auto_offset_reset=cfg.auto_offset_reset,
+        topic_replication_factor=catalog.replication(catalog.specs[0], _replication()),
+        processing_guarantee="at_least_once",
+        stream_buffer_maxsize=max(4096, cfg.batch_max * 4),
+        broker_commit_interval=1.0,
+        table_cleanup_interval=3600.0,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_tables_enabled=False,
+    )
+    state: dict[str, Any] = {}
+
+    async def components() -> tuple[Pipeline, DeadLetterChannel, AsyncProducer]:
+        if "pipeline" not in state:
+            producer = AsyncProducer(producer_config(cfg, **{"linger.ms": cfg.producer_linger_ms}))
+            app.output = producer
+            registry = SchemaRegistry.connect(cfg.schema_registry_url)
+            mappings = default_mappings()
+            state["pipeline"] = Pipeline(registry, catalog, parse, mapping_version=mappings.version)
+            state["dlq"] = DeadLetterChannel(producer, topic=catalog.dlq("status_normalizer"),
+                                             consumer="status_normalizer")
+            state["producer"] = producer
+        return state["pipeline"], state["dlq"], state["producer"]
+
+    for spec in catalog.by_prefix("raw."):
+        _add_agent(app, cfg, spec, ttl_seconds, components)
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok", "app_id": cfg.app_id})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        producer = state.get("producer")
+        ok = producer is not None and await asyncio.to_thread(producer.healthy, 2.0)
+        return web.json({"ready": ok}, status=200 if ok else 503)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    return app
+
+
+def _replication() -> int | None:
+    from backbone.topic_admin import replication_override
+
+    return replication_override()
+
+
+def _add_agent(app: NormalizerApp, cfg: NormalizerConfig, spec: TopicSpec, ttl_seconds: float,
+               components: Any) -> None:
+    source = app.topic(spec.name, value_serializer="raw", key_serializer="raw", partitions=spec.partitions,
+                       internal=False)
+    table_name = f"dedupe-{spec.role.removeprefix('raw.')}"
+    table = app.Table(table_name, default=None, partitions=spec.partitions, key_type=str, value_type=str,
+                      extra_topic_configs={"cleanup.policy": "compact,delete",
+                                           "retention.ms": str(int(ttl_seconds * 1000))})
+    store = TtlTableStore(table, ttl_seconds)
+    channel = spec.role.removeprefix("raw.")
+
+    async def normalize(stream: Any) -> None:
+        pipeline, dlq, producer = await components()
+        async for events in stream.take_events(cfg.batch_max, within=cfg.batch_within):
+            await _process_batch(stream, events, pipeline, dlq, producer, store, channel)
+
+    normalize.__name__ = f"normalize_{channel.replace('-', '_')}"
+    app.agent(source, name=f"{cfg.app_id}.{normalize.__name__}")(normalize)
+
+    @app.timer(interval=3600.0)  # type: ignore[untyped-decorator]
+    async def purge_expired() -> None:
+        data = getattr(table, "data", None)
+        if data is None:
+            return
+        keys = store.expired(list(data.items()))
+        for key in keys:
+            with contextlib.suppress(KeyError):
+                del data[key]  # local store only; the changelog expires by retention.ms
+        STATE_KEYS.labels(table_name).set(sum(1 for _ in data))
+
+
+async def _process_batch(stream: Any, events: list[Any], pipeline: Pipeline, dlq: DeadLetterChannel,
+                         producer: AsyncProducer, table_store: TtlTableStore, channel: str) -> None:
+    BATCH.observe(len(events))
+    overlay = BatchOverlay(table_store)
+    per_event: list[tuple[Any, dict[str, str]]] = []
+    pending: list[asyncio.Future[Any]] = []
+    outputs: list[Output] = []
+    failed: list[tuple[RawMessage, BaseException]] = []
+    for event in events:
+        stream._set_current_event(event)  # Faust tables route each key by its event's partition
+        msg = _message(event)
+        overlay.begin_event()
+        try:
+            produced = pipeline.normalize(msg, overlay)
+        except Exception as exc:  # one bad record never stops the stream: it goes to the DLQ
+            failed.append((msg, exc))
+            continue
+        per_event.append((event, overlay.writes))
+        for out in produced:
+            outputs.append(out)
+            pending.append(producer.send_nowait(out.topic, out.value, out.key, out.headers))
+    for bad, error in failed:
+        log.warning("dead-lettered raw event", extra={"topic": bad.topic, "error_class": type(error).__name__,
+                                                      "reason": str(error)[:200]})
+        pending.append(asyncio.ensure_future(dlq.publish(
+            bad.key, bad.value, bad.headers, error=error, stage="normalize",
+            origin=Origin(bad.topic, bad.partition, bad.offset))))
+    # Kafka must acknowledge every output (and dead letter) before state and offsets move on;
+    # if this raises, the worker crashes and the batch is re-read: duplicates, never losses.
+    await asyncio.gather(*pending)
+    now = time.time()
+    for event, writes in per_event:
+        stream._set_current_event(event)
+        for key, value in writes.items():
+            table_store.table[key] = f"{int(now)}|{value}"
+    stream._set_current_event(None)
+    for event in events:
+        if event.message.timestamp:
+            LATENCY.observe(max(0.0, now - event.message.timestamp))
+    if outputs:
+        newest = max(o.record.occurred_at for o in outputs)
+        EVENT_LAG.labels(channel).set(max(0.0, now - newest.timestamp()))
+
+
+def run() -> None:
+    """``backbone normalizer``: a Faust worker with the settings from the environment."""
+    cfg = load(NormalizerConfig)
+    setup_logging("status_normalizer", cfg.log_level, cfg.log_format)
+    setup_tracing("status_normalizer")
+    cfg.datadir.mkdir(parents=True, exist_ok=True)
+    app = create_app(cfg)
+    worker = faust.Worker(app, loglevel=cfg.log_level.lower() if cfg.log_level != "WARNING" else "warn",
+                          quiet=True, override_logging=False)
+    worker.execute_from_commandline()
+
+
+

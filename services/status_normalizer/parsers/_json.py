@@ -1,0 +1,146 @@
+"""Typed, path-aware access to untrusted JSON: every wrong shape becomes a ParseError naming the path.
+
+Messages name the field and the expected type, never the value (values may be personal data).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from services.status_normalizer.errors import ParseError
+
+__all__ = ["INT32_MAX", "Node", "load_json"]
+
+INT32_MAX = 2**31 - 1
+
+
+def load_json(payload: bytes) -> Node:
+    """Decode a JSON object payload."""
+    try:
+        value = json.loads(payload)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ParseError(f"payload is not valid UTF-8 JSON: {type(exc).__name__}") from exc
+    node = Node(value, "$")
+    if not isinstance(value, dict):
+        raise ParseError(f"payload must be a JSON object, got {node.type_name}")
+    return node
+
+
+class Node:
+    """A JSON value and where it was found (``$.msg.checkpoints[2]``)."""
+
+    __slots__ = ("path", "value")
+
+    def __init__(self, value: Any, path: str) -> None:
+        self.value = value
+        self.path = path
+
+    @property
+    def type_name(self) -> str:
+        return "null" if self.value is None else type(self.value).__name__
+
+    def _expect_object(self) -> dict[str, Any]:
+        if not isinstance(self.value, dict):
+            raise ParseError(f"{self.path}: expected an object, got {self.type_name}")
+        return self.value
+
+    def has(self, key: str) -> bool:
+        return isinstance(self.value, dict) and self.value.get(key) is not None
+
+    def get(self, key: str) -> Node:
+        """Child node (its value is None when missing)."""
+        return Node(self._expect_object().get(key), f"{self.path}.{key}")
+
+    def obj(self, key: str) -> Node:
+        child = self.get(key)
+        child._expect_object()
+        return child
+
+    def opt_obj(self, key: str) -> Node | None:
+        child = self.get(key)
+        if child.value is None:
+            return None
+        child._expect_object()
+        return child
+
+    def items(self, key: str, *, required: bool = False) -> list[Node]:
+        child = self.get(key)
+        if child.value is None and not required:
+            return []
+        if not isinstance(child.value, list):
+            raise ParseError(f"{child.path}: expected an array, got {child.type_name}")
+        return [Node(v, f"{child.path}[{i}]") for i, v in enumerate(child.value)]
+
+    def text(self, key: str) -> str:
+        value = self.opt_text(key)
+        if value is None:
+            raise ParseError(f"{self.path}.{key}: required string is missing or empty")
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        """A string field; integer ids are accepted and turned into text (vendors mix both)."""
+        value = self._expect_object().get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise ParseError(f"{self.path}.{key}: expected a string, got bool")
+        if isinstance(value, int):
+            return str(value)
+        if not isinstance(value, str):
+            raise ParseError(f"{self.path}.{key}: expected a string, got {type(value).__name__}")
+        value = value.strip()
+        return value or None
+
+    def opt_int(self, key: str, *, minimum: int = 0) -> int | None:
+        value = self._expect_object().get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParseError(f"{self.path}.{key}: expected an integer")
+        if not minimum <= value <= INT32_MAX:
+            raise ParseError(f"{self.path}.{key}: integer out of range [{minimum}, {INT32_MAX}]")
+        return value
+
+    def opt_number(self, key: str) -> float | None:
+        """A finite number; numeric strings are accepted (ShipHero sends counts as strings)."""
+        value = self._expect_object().get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            raise ParseError(f"{self.path}.{key}: expected a number, got bool")
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise ParseError(f"{self.path}.{key}: expected a number") from None
+        if not isinstance(value, int | float):
+            raise ParseError(f"{self.path}.{key}: expected a number, got {type(value).__name__}")
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ParseError(f"{self.path}.{key}: number out of range") from None
+        if not math.isfinite(number):
+            raise ParseError(f"{self.path}.{key}: number must be finite")
+        return number
+
+    def number(self, key: str) -> float:
+        value = self.opt_number(key)
+        if value is None:
+            raise ParseError(f"{self.path}.{key}: required number is missing")
+        return value
+
+    def opt_bool(self, key: str) -> bool | None:
+        value = self._expect_object().get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        raise ParseError(f"{self.path}.{key}: expected true or false")
+
+    def raw(self, key: str) -> Any:
+        """The unvalidated value (for timestamps, which have their own parser)."""
+        return self._expect_object().get(key)
