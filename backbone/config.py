@@ -117,10 +117,17 @@ class BackboneConfig(BaseSettings):
     database_url: SecretStr = Field(
         default=SecretStr(""), validation_alias=AliasChoices(env.DATABASE_URL, "database_url")
     )
-    topics_file: Path = Field(default_factory=lambda: repo_root() / "topics.yaml")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "console"] = "json"
-    metrics_port: int = Field(default=0, description="Port for /metrics on non-HTTP services; 0 = off")
+    # Shared settings keep their BACKBONE_ names in every service (aliases bypass the service prefix).
+    topics_file: Path = Field(
+        default_factory=lambda: repo_root() / "topics.yaml",
+        validation_alias=AliasChoices("BACKBONE_TOPICS_FILE", "topics_file"),
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=AliasChoices("BACKBONE_LOG_LEVEL", "log_level")
+    )
+    log_format: Literal["json", "console"] = Field(
+        default="json", validation_alias=AliasChoices("BACKBONE_LOG_FORMAT", "log_format")
+    )
     kafka: KafkaSecurity = Field(default_factory=KafkaSecurity)
 
     def require(self, *names: str) -> None:

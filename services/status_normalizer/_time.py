@@ -132,12 +132,11 @@ def parse_eta(
     """
     if value is None or value == "":
         return None
-    if isinstance(value, str) and _DATE_ONLY.fullmatch(value.strip()):
-        day = _parse_text(value, path)
-        return day.replace(tzinfo=UTC)
     try:
+        if isinstance(value, str) and _DATE_ONLY.fullmatch(value.strip()):
+            return _parse_text(value, path).replace(tzinfo=UTC)
         return parse_instant(value, path, geo=geo, hint=hint, vendor_zone=vendor_zone).utc
     except ParseError:
-        if isinstance(value, str) and value.strip():
-            return None
+        if isinstance(value, str):
+            return None  # informational: an ETA we cannot read or place is left out
         raise

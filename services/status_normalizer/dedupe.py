@@ -27,9 +27,9 @@ from typing import Protocol
 
 from backbone.canonical import OrderCode
 
-from .records import CanonicalRecord, InventoryEvent, OrderMilestone, ShipmentMilestone, stream_key
+from .records import CanonicalRecord, InventoryEvent, OrderMilestone, ShipmentMilestone, dedupe_key, stream_key
 
-__all__ = ["Deduper", "StateStore"]
+__all__ = ["Deduper", "StateStore", "dedupe_key"]
 
 
 class StateStore(Protocol):

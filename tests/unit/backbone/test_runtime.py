@@ -35,7 +35,7 @@ def test_explicit_env_wins_over_stack_env(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_invalid_setting_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BACKBONE_LOG_LEVEL", "LOUD")
-    with pytest.raises(ConfigError, match="log_level"):
+    with pytest.raises(ConfigError, match="BACKBONE_LOG_LEVEL"):
         load(BackboneConfig)
 
 
@@ -183,3 +183,17 @@ def test_schema_enums_match_canonical_codes() -> None:
     order = json.dumps(load_schema("OrderMilestone"))
     for ocode in OrderCode:
         assert f'"{ocode.value}"' in order
+
+
+def test_shared_settings_keep_their_names_under_a_service_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from backbone.config import service_config
+
+    class DemoConfig(BackboneConfig):
+        model_config = service_config("DEMO_")
+        port: int = 1
+
+    monkeypatch.setenv("BACKBONE_TOPICS_FILE", str(tmp_path / "t.yaml"))
+    monkeypatch.setenv("BACKBONE_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("BACKBONE_DEMO_PORT", "9")
+    cfg = load(DemoConfig)
+    assert (cfg.topics_file, cfg.log_level, cfg.port) == (tmp_path / "t.yaml", "WARNING", 9)

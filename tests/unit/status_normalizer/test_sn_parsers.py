@@ -258,3 +258,14 @@ def test_non_object_payloads(payload: bytes) -> None:
 def test_unknown_format_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match=r"no parser for format 'fedex\.webhook\.v9'"):
         parse(b"{}", ctx("fedex.webhook.v9"))
+
+
+def test_eta_date_only_is_midnight_utc_and_an_unplaceable_eta_is_left_out() -> None:
+    assert shipments(parse_fixture("aftership_tracking_update.json"))[0].estimated_delivery == datetime(
+        2026, 11, 20, tzinfo=UTC)
+    document = fixture_json("aftership_tracking_update.json")
+    document["msg"].update(expected_delivery="2026-11-20T18:00:00", destination_country_iso3=None)
+    assert [m.estimated_delivery for m in shipments(parse_json("aftership_tracking_update.json", document))] == [None] * 4
+    document["msg"]["destination_country_iso3"] = "DEU"  # now the zone is known: 18:00 CET is 17:00 UTC
+    assert shipments(parse_json("aftership_tracking_update.json", document))[0].estimated_delivery == datetime(
+        2026, 11, 20, 17, tzinfo=UTC)
