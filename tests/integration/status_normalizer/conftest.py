@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from subprocess import Popen
@@ -34,4 +34,4 @@ def run_normalizer(
         url = f"http://127.0.0.1:{env['BACKBONE_NORMALIZER_WEB_PORT']}/readyz"
         return service_process(["normalizer"], env, url, tmp_path / "normalizer.log", timeout=120)
 
-    yield start
+    return start
