@@ -28,7 +28,7 @@ def normalizer_env(isolated_topics: IsolatedTopics, tmp_path: Path) -> dict[str,
 @pytest.fixture
 def run_normalizer(
     stack_env: StackEndpoints, normalizer_env: dict[str, str], tmp_path: Path
-) -> Iterator[NormalizerRunner]:
+) -> NormalizerRunner:
     def start(**extra: str) -> AbstractContextManager[Popen[bytes]]:
         env = {**normalizer_env, **extra}
         url = f"http://127.0.0.1:{env['BACKBONE_NORMALIZER_WEB_PORT']}/readyz"
