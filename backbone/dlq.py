@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from confluent_kafka import Message
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from backbone import headers as h
 from backbone.kafka import AsyncProducer
@@ -28,6 +28,12 @@ DEAD_LETTERED = Counter(
     "backbone_dead_lettered_total",
     "Records sent to a dead letter topic",
     ["consumer", "stage", "error_class"],
+)
+
+LAST_DEAD_LETTER = Gauge(
+    "backbone_dead_letter_last_timestamp_seconds",
+    "Unix time of the newest dead letter per consumer (alert on time() - this for DLQ age)",
+    ["consumer"],
 )
 
 _DLQ_HEADER_NAMES = {
@@ -108,4 +114,5 @@ class DeadLetterChannel:
         )
         msg = await self.producer.send(self.topic, value, key, hdrs)
         DEAD_LETTERED.labels(self.consumer, stage, type(error).__name__).inc()
+        LAST_DEAD_LETTER.labels(self.consumer).set_to_current_time()
         return msg

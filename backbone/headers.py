@@ -50,17 +50,22 @@ CONSUMER = "dlq.consumer"
 REDRIVE_COUNT = "dlq.redrive_count"
 
 
-def to_dict(headers: Sequence[tuple[str, bytes | str | None]] | None) -> dict[str, str]:
+def to_dict(
+    headers: Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None] | None,
+) -> dict[str, str]:
     """Decode Kafka headers (last value wins) to a str dict; tolerant of None and str values."""
     out: dict[str, str] = {}
-    for key, value in headers or ():
+    pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
+    for key, value in pairs:
         if value is None:
             continue
         out[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return out
 
 
-def get(headers: Sequence[tuple[str, bytes | str | None]] | None, name: str) -> str | None:
+def get(
+    headers: Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None] | None, name: str
+) -> str | None:
     return to_dict(headers).get(name)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from backbone.cli.contracts import schemas_app, topics_app
-from backbone.cli.oncall import dlq_app, replay
+from backbone.cli.oncall import dlq_app, replay, trace_cmd
 from backbone.cli.sim import sim_app
 from backbone.cli.stack import app as stack_app
 
@@ -21,6 +21,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(sim_app, name="sim")
 app.command("replay")(replay)
+app.command("trace")(trace_cmd)
 
 
 @app.command("run")

@@ -193,3 +193,81 @@ def dlq_redrive(
             f"{verb}: {result.selected - result.refused_max_redrives}; refused (max redrives): "
             f"{result.refused_max_redrives}; filtered out: {result.skipped_filter}; to {dict(result.targets)}"
         )
+
+
+def trace_cmd(
+    query: str = typer.Argument(..., help="event id, milestone id, correlation id or tracking number"),
+    since_hours: float = typer.Option(48.0, "--since-hours", help="How far back to scan topics."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Where is this event: raw record, canonical records, dead letters, each sink's ledger row, trace id."""
+    from datetime import timedelta
+
+    from backbone.config import BackboneConfig, load
+    from backbone.serialization import SchemaRegistry
+    from backbone.topics import load_topics
+    from backbone.trace import trace
+
+    try:
+        cfg = load(BackboneConfig)
+        registry = SchemaRegistry.connect(cfg.schema_registry_url) if cfg.schema_registry_url else None
+        report = trace(
+            cfg,
+            load_topics(cfg.topics_file),
+            query,
+            since=timedelta(hours=since_hours),
+            decode=registry.decode if registry else None,
+        )
+    except BackboneError as exc:
+        fail(exc)
+    if json_out:
+        emit_json(
+            {
+                "query": query,
+                "found": report.found,
+                "seconds": report.seconds,
+                "scanned": report.scanned,
+                "trace_ids": sorted(report.trace_ids),
+                "raw": [hop.__dict__ | {"ref": hop.ref} for hop in report.raw],
+                "canonical": [hop.__dict__ | {"ref": hop.ref} for hop in report.canonical],
+                "dead_letters": [hop.__dict__ | {"ref": hop.ref} for hop in report.dead_letters],
+                "ledger": report.ledger,
+            }
+        )
+    else:
+        _print_trace(report)
+    if not report.found:
+        raise typer.Exit(1)
+
+
+def _print_trace(report: object) -> None:
+    from backbone.trace import TraceReport
+
+    assert isinstance(report, TraceReport)
+    console.print(f"[bold]trace {report.query}[/] ({report.scanned} records scanned in {report.seconds}s)")
+    for title, hops in (("raw", report.raw), ("canonical", report.canonical), ("dead letters", report.dead_letters)):
+        table = Table("ref", "time", "key", "event / milestone", "correlation", "summary", title=title)
+        for hop in hops:
+            hd = hop.headers
+            table.add_row(
+                hop.ref,
+                hop.timestamp.isoformat(timespec="seconds"),
+                hop.key,
+                hd.get("milestone_id") or hd.get("event_id", ""),
+                hd.get("correlation_id", ""),
+                " ".join(f"{k}={v}" for k, v in hop.summary.items() if k in ("code", "kind", "rank")),
+            )
+        console.print(table)
+    ledger = Table("sink", "milestone", "status", "attempts", "applied at", "response / error", title="sink ledger")
+    for row in report.ledger:
+        ledger.add_row(
+            str(row["sink"]),
+            str(row["milestone_id"]),
+            str(row["status"]),
+            str(row["attempts"]),
+            str(row.get("applied_at") or ""),
+            str(row.get("response") or row.get("error") or "")[:80],
+        )
+    console.print(ledger)
+    for tid in sorted(report.trace_ids):
+        console.print(f"trace id: {tid}")
