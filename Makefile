@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export BACKBONE_CACHE_DIR ?= $(HOME)/.cache/backbone
 
-.PHONY: help install up down status run demo test test-unit test-integration test-fault lint typecheck check bench clean
+.PHONY: help install up down status run demo test test-unit test-integration test-fault lint typecheck check bench helm clean
 
 help:
 	@echo "make run    - set up and run the whole backbone on the local stack (Ctrl-C stops everything)"
@@ -64,6 +64,9 @@ test-fault: install
 
 bench: install
 	@bash scripts/bench.sh
+
+helm: install
+	@bash scripts/helm-check.sh
 
 clean:
 	rm -rf .backbone .mypy_cache .ruff_cache .pytest_cache

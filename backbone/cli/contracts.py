@@ -57,6 +57,22 @@ def topics_validate(topics_file: Path = typer.Option(None, "--file")) -> None:
     console.print(f"{catalog.path}: {len(catalog.specs)} topics OK")
 
 
+@topics_app.command("render")
+def topics_render(
+    out: Path = typer.Option(Path("deploy/helm/logistics-backbone/files/topics.json"), "--out"),
+    topics_file: Path = typer.Option(None, "--file"),
+) -> None:
+    """Write the Helm chart's topic data (Strimzi KafkaTopics) from topics.yaml; a test fails when they differ."""
+    from backbone.topic_render import write_chart_topics
+    from backbone.topics import load_topics
+
+    try:
+        changed = write_chart_topics(load_topics(topics_file), out)
+    except BackboneError as exc:
+        fail(exc)
+    console.print(f"{out}: {'written' if changed else 'up to date'}")
+
+
 @topics_app.command("list")
 def topics_list() -> None:
     """Print the declared topics."""

@@ -32,6 +32,17 @@ def run_cmd(demo: bool = typer.Option(True, help="Play the scripted demo once ev
     raise typer.Exit(run_backbone(demo=demo))
 
 
+@app.command("ingest")
+def ingest_cmd(
+    host: str = typer.Option(None, "--host", help="Bind address (default from BACKBONE_INGEST_HOST)."),
+    port: int = typer.Option(None, "--port", help="Port (default 8080, BACKBONE_INGEST_PORT)."),
+) -> None:
+    """Run the ingest HTTP service: partner webhooks and the generic API -> raw.* topics."""
+    from services.ingest.app import run
+
+    run(host, port)
+
+
 @app.command("normalizer")
 def normalizer_cmd() -> None:
     """Run the status normalizer (Faust worker: raw.* -> canonical.*). Settings: BACKBONE_NORMALIZER_*."""
