@@ -6,9 +6,10 @@ One row per (sink, milestone_id) says what happened to that record at the target
 ``dead_lettered`` or ``failed`` (last attempt failed; will be retried). A second table keeps the
 highest rank applied per (sink, entity key) for the monotonic guard.
 
-Every call is one round trip: :meth:`Ledger.claim` reads the previous row and the entity's rank
-and marks the row in flight in a single statement; :meth:`Ledger.finish` writes the outcome and
-the new rank together.
+:meth:`Ledger.claim` reads the previous row and the entity's rank and marks the row in flight in
+a single statement; :meth:`Ledger.finish` writes the outcome and the new rank together. Both are
+micro-batched (:class:`~backbone.batching.MicroBatcher`): concurrent calls share one multi-row
+statement and one commit, which is what lets one process settle thousands of records a second.
 
 Example::
 
@@ -32,6 +33,8 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from backbone._ledger_sql import CLAIM, COUNTS, ENTRY, FINISH, MARK, RANK
+from backbone.batching import MicroBatcher
 from backbone.errors import RetryableError
 from backbone.migrations import apply_migrations, check_schema_name
 
@@ -132,6 +135,29 @@ def _transient(exc: BaseException) -> bool:
     )
 
 
+def _columns(recs: list[LedgerSubject]) -> dict[str, list[Any]]:
+    """Column arrays for ``unnest``: one multi-row statement per batch."""
+    return {
+        "mids": [r.milestone_id for r in recs],
+        "keys": [r.entity_key for r in recs],
+        "ranks": [r.rank for r in recs],
+        "topics": [r.topic for r in recs],
+        "partitions": [r.partition for r in recs],
+        "offsets": [r.offset for r in recs],
+        "cids": [r.correlation_id for r in recs],
+    }
+
+
+def _claim_keys(rec: LedgerSubject) -> tuple[str]:
+    return (rec.milestone_id,)
+
+
+def _finish_keys(item: dict[str, Any]) -> tuple[str, ...]:
+    rec: LedgerSubject = item["rec"]
+    # One batch never upserts the same ledger row, or the same entity's state row, twice.
+    return (rec.milestone_id,) if rec.entity_key is None else (rec.milestone_id, "entity:" + rec.entity_key)
+
+
 class Ledger:
     """Ledger of one sink in one PostgreSQL schema, over a psycopg AsyncConnectionPool."""
 
@@ -140,14 +166,17 @@ class Ledger:
         self.sink = sink
         self.schema = check_schema_name(schema)
         s = sql.Identifier(schema)
-        self._claim = sql.SQL(_CLAIM).format(s=s)
-        self._mark = sql.SQL(_MARK).format(s=s)
-        self._finish = sql.SQL(_FINISH).format(s=s)
-        self._entry = sql.SQL(_ENTRY).format(s=s)
-        self._rank = sql.SQL("SELECT rank FROM {s}.sink_entity_state WHERE sink = %s AND entity_key = %s").format(s=s)
-        self._counts = sql.SQL("SELECT status, count(*) FROM {s}.sink_ledger WHERE sink = %s GROUP BY status").format(
-            s=s
+        self._claim = sql.SQL(CLAIM).format(s=s)
+        self._mark = sql.SQL(MARK).format(s=s)
+        self._finish = sql.SQL(FINISH).format(s=s)
+        self._claims = self._claim_batcher(force=False)
+        self._force_claims = self._claim_batcher(force=True)
+        self._finishes: MicroBatcher[dict[str, Any], None] = MicroBatcher(
+            self._finish_batch, max_batch=500, parallel=2, conflict_keys=_finish_keys, name=f"ledger-finish-{sink}"
         )
+        self._entry = sql.SQL(ENTRY).format(s=s)
+        self._rank = sql.SQL(RANK).format(s=s)
+        self._counts = sql.SQL(COUNTS).format(s=s)
 
     @classmethod
     async def open(
@@ -159,8 +188,12 @@ class Ledger:
         min_size: int = 1,
         max_size: int = 8,
         migrate: bool = True,
+        open_timeout: float = 30.0,
     ) -> Ledger:
-        """Open a pool (autocommit, 10 s statement timeout) and apply pending migrations."""
+        """Open a pool (autocommit, 10 s statement timeout) and apply pending migrations.
+
+        An unreachable database raises :class:`LedgerError` after ``open_timeout`` seconds.
+        """
         check_schema_name(schema)
         pool = AsyncConnectionPool(
             dsn,
@@ -171,12 +204,14 @@ class Ledger:
             name=f"ledger-{sink}",
         )
         try:
-            await pool.open(wait=True, timeout=30)
+            await pool.open(wait=True, timeout=open_timeout)
             ledger = cls(pool, sink=sink, schema=schema)
             if migrate:
                 await ledger.migrate()
-        except BaseException:
+        except BaseException as exc:
             await pool.close()
+            if isinstance(exc, Exception) and _transient(exc):
+                raise LedgerError(f"ledger database unreachable: {exc}", sink=sink) from exc
             raise
         return ledger
 
@@ -185,7 +220,16 @@ class Ledger:
         async with self.pool.connection() as conn:
             return await apply_migrations(conn, self.schema)
 
+    def _claim_batcher(self, *, force: bool) -> MicroBatcher[LedgerSubject, Claim]:
+        async def run(recs: list[LedgerSubject]) -> list[Claim]:
+            return await self._claim_batch(recs, force=force)
+
+        return MicroBatcher(run, max_batch=500, parallel=2, conflict_keys=_claim_keys, name=f"ledger-claim-{self.sink}")
+
     async def close(self) -> None:
+        await self._claims.close()
+        await self._force_claims.close()
+        await self._finishes.close()
         await self.pool.close()
 
     async def _execute(self, query: sql.Composed, params: Mapping[str, Any] | tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -212,10 +256,19 @@ class Ledger:
         }
 
     async def claim(self, rec: LedgerSubject, *, force: bool = False) -> Claim:
-        """Read the previous outcome and the entity's rank; mark the row in flight unless settled."""
-        rows = await self._execute(self._claim, self._params(rec, force=force))
-        status, attempts, error, rank, claimed = rows[0]
-        return Claim(status, int(attempts or 0), error, rank, bool(claimed))
+        """Read the previous outcome and the entity's rank; mark the row in flight unless settled.
+
+        ``force`` (--force-reapply) claims settled rows too, so they are applied again.
+        """
+        return await (self._force_claims if force else self._claims).submit(rec)
+
+    async def _claim_batch(self, recs: list[LedgerSubject], *, force: bool) -> list[Claim]:
+        params: dict[str, Any] = {"sink": self.sink, "force": force, **_columns(recs)}
+        rows = await self._execute(self._claim, params)
+        return [
+            Claim(status, int(attempts or 0), error, rank, bool(claimed))
+            for _, status, attempts, error, rank, claimed in rows
+        ]
 
     async def mark_in_flight(self, rec: LedgerSubject, *, attempts: int) -> None:
         """Before each retry: the call about to start is attempt ``attempts``."""
@@ -235,11 +288,23 @@ class Ledger:
         rank: int | None = None,
     ) -> None:
         """Settle the row; ``rank`` (when not None) becomes the entity's guard rank in the same statement."""
-        params = self._params(
-            rec, status=status, attempts=attempts, response=summarize(response), error=error and error[:1000]
+        await self._finishes.submit(
+            {
+                "rec": rec,
+                "status": status,
+                "attempts": attempts,
+                "response": summarize(response),
+                "error": error and error[:1000],
+                "new_rank": rank if rec.entity_key is not None else None,
+            }
         )
-        params["new_rank"] = rank if rec.entity_key is not None else None
+
+    async def _finish_batch(self, items: list[dict[str, Any]]) -> list[None]:
+        params: dict[str, Any] = {"sink": self.sink, **_columns([item["rec"] for item in items])}
+        for name in ("status", "attempts", "response", "error", "new_rank"):
+            params[f"{name}s"] = [item[name] for item in items]
         await self._execute(self._finish, params)
+        return [None] * len(items)
 
     async def entry(self, milestone_id: str) -> LedgerEntry | None:
         rows = await self._execute(self._entry, (self.sink, milestone_id))
@@ -254,66 +319,3 @@ class Ledger:
     async def counts(self) -> dict[str, int]:
         """Rows per status for this sink (on-call and tests)."""
         return {str(s): int(n) for s, n in await self._execute(self._counts, (self.sink,))}
-
-
-_ENTRY = """
-SELECT sink, milestone_id, status, attempts, response, error, entity_key, rank, source_topic, source_partition,
-       source_offset, correlation_id, applied_at
-FROM {s}.sink_ledger WHERE sink = %s AND milestone_id = %s
-"""
-_COLUMNS = (
-    "sink, milestone_id, status, attempts, entity_key, rank, source_topic, source_partition, source_offset, "
-    "correlation_id"
-)
-_VALUES = (
-    "%(sink)s, %(mid)s, {status}, {attempts}, %(key)s::text, %(rank)s::int, %(topic)s, %(partition)s::int, "
-    "%(offset)s::bigint, %(cid)s::text"
-)
-_SOURCE = (
-    "source_topic = EXCLUDED.source_topic, source_partition = EXCLUDED.source_partition, "
-    "source_offset = EXCLUDED.source_offset, correlation_id = EXCLUDED.correlation_id, updated_at = now()"
-)
-
-# The statements below are built from constants only; the schema is composed with sql.Identifier
-# and every value is a bound parameter.
-# prev and st see the snapshot before the upsert: the caller learns what was there, atomically.
-_CLAIM = f"""
-WITH prev AS (
-    SELECT status, attempts, error FROM {{s}}.sink_ledger WHERE sink = %(sink)s AND milestone_id = %(mid)s
-), st AS (
-    SELECT rank FROM {{s}}.sink_entity_state WHERE sink = %(sink)s AND entity_key = %(key)s::text
-), up AS (
-    INSERT INTO {{s}}.sink_ledger AS l ({_COLUMNS})
-    VALUES ({_VALUES.format(status="'in_flight'", attempts="1")})
-    ON CONFLICT (sink, milestone_id) DO UPDATE
-        SET status = 'in_flight', attempts = l.attempts + 1, error = NULL, {_SOURCE}
-        WHERE l.status NOT IN ('applied', 'skipped', 'skipped_stale', 'dead_lettered') OR %(force)s::bool
-    RETURNING 1
-)
-SELECT p.status, p.attempts, p.error, (SELECT rank FROM st), EXISTS (SELECT 1 FROM up)
-FROM (SELECT 1) AS one LEFT JOIN prev AS p ON true
-"""  # noqa: S608
-
-_MARK = f"""
-INSERT INTO {{s}}.sink_ledger AS l ({_COLUMNS}, error)
-VALUES ({_VALUES.format(status="%(status)s", attempts="%(attempts)s::int")}, %(error)s::text)
-ON CONFLICT (sink, milestone_id) DO UPDATE
-    SET status = EXCLUDED.status, attempts = EXCLUDED.attempts, error = EXCLUDED.error, {_SOURCE}
-"""  # noqa: S608
-
-_FINISH = f"""
-WITH l AS (
-    INSERT INTO {{s}}.sink_ledger AS l ({_COLUMNS}, response, error, applied_at)
-    VALUES ({_VALUES.format(status="%(status)s", attempts="%(attempts)s::int")}, %(response)s::jsonb,
-            %(error)s::text, CASE WHEN %(status)s = 'applied' THEN now() END)
-    ON CONFLICT (sink, milestone_id) DO UPDATE
-        SET status = EXCLUDED.status, attempts = EXCLUDED.attempts, response = EXCLUDED.response,
-            error = EXCLUDED.error, applied_at = COALESCE(EXCLUDED.applied_at, l.applied_at), {_SOURCE}
-    RETURNING 1
-)
-INSERT INTO {{s}}.sink_entity_state AS st (sink, entity_key, rank, milestone_id)
-SELECT %(sink)s, %(key)s::text, %(new_rank)s::int, %(mid)s
-WHERE %(new_rank)s::int IS NOT NULL AND %(key)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM l)
-ON CONFLICT (sink, entity_key) DO UPDATE
-    SET rank = EXCLUDED.rank, milestone_id = EXCLUDED.milestone_id, updated_at = now()
-"""  # noqa: S608

@@ -14,12 +14,14 @@ Example::
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode
 
-from backbone.config import BackboneConfig, service_config
+from backbone import env
+from backbone.config import BackboneConfig, repo_root, service_config
 from backbone.sink.records import RecordFields
 from backbone.sink.retry import RetryPolicy
 
@@ -29,10 +31,15 @@ __all__ = ["SinkConfig"]
 class SinkConfig(BackboneConfig):
     model_config = service_config("SINK_")
 
+    # One topics file for the whole deployment, whatever the service's env prefix.
+    topics_file: Path = Field(
+        default_factory=lambda: repo_root() / "topics.yaml",
+        validation_alias=AliasChoices(f"{env.PREFIX}TOPICS_FILE", "topics_file"),
+    )
     sink_name: str = Field(default="sink", pattern=r"^[a-z][a-z0-9_]{0,62}$", description="ledger/DLQ/metrics name")
     target: str = Field(default="target", description="target system name (breaker, metrics, spans)")
     topic_roles: Annotated[tuple[str, ...], NoDecode] = ("canonical.shipment-milestones",)
-    group_id: str | None = Field(default=None, description="consumer group; default backbone.<sink_name>")
+    group_id: str | None = Field(default=None, description="consumer group; default <sink_name>")
     dlq_role: str | None = Field(default=None, description="topics.yaml role of the DLQ; default dlq.<sink_name>")
 
     concurrency: int = Field(default=32, ge=1, le=1024, description="records applied at once, across keys")
@@ -96,7 +103,8 @@ class SinkConfig(BackboneConfig):
 
     @property
     def consumer_group(self) -> str:
-        return self.group_id or f"backbone.{self.sink_name}"
+        # The runbook's `backbone replay --group odoo_sink` relies on group == sink name.
+        return self.group_id or self.sink_name
 
     @property
     def dlq_topic_role(self) -> str:

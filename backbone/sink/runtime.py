@@ -24,7 +24,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaError, Message
@@ -41,7 +40,7 @@ from backbone.sink.config import SinkConfig
 from backbone.sink.consumer import TP, ConsumerThread, Cycle, CycleResult
 from backbone.sink.health import HealthServer
 from backbone.sink.metrics import SinkMetrics
-from backbone.sink.offsets import OffsetTracker
+from backbone.sink.partitions import PartitionBook
 from backbone.sink.records import SinkHandler
 from backbone.sink.worker import Job, RecordWorker
 from backbone.topics import TopicCatalog, load_topics
@@ -50,13 +49,6 @@ __all__ = ["SinkRuntime", "serve"]
 
 log = logging.getLogger("backbone.sink")
 _LAG_INTERVAL = 5.0
-
-
-@dataclass
-class _Partition:
-    generation: int
-    tracker: OffsetTracker = field(default_factory=OffsetTracker)
-    retrying: int = 0
 
 
 class SinkRuntime:
@@ -88,12 +80,12 @@ class SinkRuntime:
             f"{cfg.target}:auth", failure_threshold=1, cooldown=cfg.auth_retry_interval, on_change=self._auth_changed
         )
         self._registry = registry
+        self._owns_registry = registry is None
         self._ledger = ledger
         self._owns_ledger = ledger is None
         self._producer = producer
         self._owns_producer = producer is None
-        self._partitions: dict[TP, _Partition] = {}
-        self._generation = 0
+        self.partitions = PartitionBook()
         self._aborting = False
         self._backpressure = False
         self._started = False
@@ -175,8 +167,7 @@ class SinkRuntime:
             log.warning("shutdown deadline reached; abandoning in-flight records", extra={"sink": self.cfg.sink_name})
         await self.workers.close()
         if self._consumer is not None:
-            committed = await self._consumer.commit(self._committable())
-            self._after_cycle(CycleResult([], committed, {}))
+            self.partitions.mark_committed(await self._consumer.commit(self.partitions.committable()))
             await self._consumer.close()  # leaves the group; revoke callbacks find nothing left to do
         await self._close_resources()
         log.info("sink stopped", extra={"sink": self.cfg.sink_name})
@@ -205,6 +196,8 @@ class SinkRuntime:
             await asyncio.to_thread(self._producer.close, 5.0)
         if self._ledger is not None and self._owns_ledger:
             await self._ledger.close()
+        if self._registry is not None and self._owns_registry:
+            self._registry.client.close()
         if self._health is not None:
             await self._health.stop()
         self._started = False
@@ -218,13 +211,13 @@ class SinkRuntime:
             cycle = Cycle(max_messages=self.cfg.fetch_batch, timeout=0.05)
             self._update_backpressure()
             if now >= next_commit:
-                cycle.commit = self._committable()
+                cycle.commit = self.partitions.committable()
                 next_commit = now + self.cfg.commit_interval
             if now >= next_lag:
                 cycle.watermarks = True
                 next_lag = now + _LAG_INTERVAL
             cycle.pause = self._desired_pause()
-            cycle.resume = set(self._partitions) - cycle.pause
+            cycle.resume = self.partitions.owned() - cycle.pause
             self.metrics.paused.set(len(cycle.pause))
             result = await self._consumer.cycle(cycle)
             self._after_cycle(result)
@@ -247,31 +240,13 @@ class SinkRuntime:
             or self.breaker.state is not BreakerState.CLOSED
             or self.auth.state is not BreakerState.CLOSED
         ):
-            return set(self._partitions)
-        return {tp for tp, part in self._partitions.items() if part.retrying > 0}
-
-    def _committable(self) -> dict[TP, int]:
-        out: dict[TP, int] = {}
-        for tp, part in self._partitions.items():
-            offset = part.tracker.committable()
-            if offset is not None:
-                out[tp] = offset
-        return out
+            return self.partitions.owned()
+        return self.partitions.retrying_partitions()
 
     def _after_cycle(self, result: CycleResult) -> None:
-        for tp, offset in result.committed.items():
-            part = self._partitions.get(tp)
-            if part is not None:
-                part.tracker.mark_committed(offset)
-        for (topic, partition), high in result.watermarks.items():
-            part = self._partitions.get((topic, partition))
-            if part is None:
-                continue
-            position = part.tracker.lowest_pending
-            if position is None:
-                position = part.tracker.position()
-            if position is not None:
-                self.metrics.lag(topic, partition, max(0, high - position))
+        self.partitions.mark_committed(result.committed)
+        for (topic, partition), lag in self.partitions.lag(result.watermarks).items():
+            self.metrics.lag(topic, partition, lag)
 
     def _dispatch(self, msg: Message) -> None:
         err = msg.error()
@@ -282,11 +257,6 @@ class SinkRuntime:
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         if topic is None or partition is None or offset is None:
             return
-        tp = (topic, partition)
-        part = self._partitions.get(tp)
-        if part is None:  # assignment callback not seen yet (should not happen): own it now
-            part = self._partitions[tp] = _Partition(self._next_generation())
-        part.tracker.add(offset)
         job = Job(
             topic=topic,
             partition=partition,
@@ -295,7 +265,7 @@ class SinkRuntime:
             value=msg.value(),
             headers=_headers(msg),
             timestamp_ms=msg.timestamp()[1],
-            generation=part.generation,
+            generation=self.partitions.track((topic, partition), offset),
         )
         # A key's records run in order; a record without a key has no order to keep.
         key = job.key if job.key is not None else ("offset", offset)
@@ -307,31 +277,22 @@ class SinkRuntime:
 
     # -- WorkerHooks ---------------------------------------------------------------------------
     def settled(self, job: Job) -> None:
-        part = self._partitions.get(job.tp)
-        if part is not None and part.generation == job.generation:
-            part.tracker.done(job.offset)
+        self.partitions.settled(job.tp, job.generation, job.offset)
 
     def retrying(self, job: Job, on: bool) -> None:
-        part = self._partitions.get(job.tp)
-        if part is not None and part.generation == job.generation:
-            part.retrying = max(0, part.retrying + (1 if on else -1))
+        self.partitions.retrying(job.tp, job.generation, on)
 
     def released_slot(self) -> contextlib.AbstractAsyncContextManager[None]:
         return self.workers.released_slot()
 
     # -- rebalancing (callbacks run on the consumer thread) ------------------------------------
-    def _next_generation(self) -> int:
-        self._generation += 1
-        return self._generation
-
     def _on_assign(self, tps: list[TP]) -> None:
         log.info("partitions assigned", extra={"sink": self.cfg.sink_name, "partitions": tps})
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._assigned, tps)
 
     def _assigned(self, tps: list[TP]) -> None:
-        for tp in tps:
-            self._partitions[tp] = _Partition(self._next_generation())
+        self.partitions.assign(tps)
 
     def _on_revoke(self, tps: list[TP]) -> Mapping[TP, int]:
         log.info("partitions revoked", extra={"sink": self.cfg.sink_name, "partitions": tps})
@@ -362,15 +323,10 @@ class SinkRuntime:
         # Lost partitions belong to someone else already: abandon at once, commit nothing.
         if not await self._finish_work(mine, self.cfg.revoke_timeout if commit else 0.0) and commit:
             log.warning("revoke timeout; abandoning in-flight records", extra={"sink": self.cfg.sink_name})
-        offsets: dict[TP, int] = {}
         for tp in tps:
-            part = self._partitions.pop(tp, None)
             self.metrics.forget_partition(*tp)
-            if part is not None and commit:
-                offset = part.tracker.committable()
-                if offset is not None:
-                    offsets[tp] = offset
-        return offsets
+        offsets = self.partitions.release(tps)
+        return offsets if commit else {}
 
     # -- state ---------------------------------------------------------------------------------
     def _breaker_changed(self, old: BreakerState, new: BreakerState) -> None:
@@ -385,7 +341,7 @@ class SinkRuntime:
         self.metrics.auth_failed(failed)
         if new is BreakerState.OPEN and old is BreakerState.CLOSED:
             log.error(
-                "target refused our credentials; sink paused, re-checking every %ss",
+                "target refused credentials; sink paused, re-checking every %ss",
                 self.cfg.auth_retry_interval,
                 extra={"sink": self.cfg.sink_name, "target": self.cfg.target},
             )
@@ -402,7 +358,7 @@ class SinkRuntime:
             "kafka": "ok" if kafka_ok else "down",
             "breaker": breaker.name.lower(),
             "credentials": "ok" if auth_ok else "refused",
-            "assigned": len(self._partitions),
+            "assigned": len(self.partitions),
             "in_flight": len(self.workers),
         }
         return bool(kafka_ok and breaker is not BreakerState.OPEN and auth_ok), details

@@ -31,7 +31,7 @@ from backbone.errors import (
     TargetUnavailableError,
 )
 from backbone.headers import Headers
-from backbone.ledger import Ledger, LedgerError
+from backbone.ledger import FINAL_STATUSES, Claim, Ledger, LedgerError
 from backbone.logs import correlation
 from backbone.serialization import SchemaRegistry, parse_wire_header
 from backbone.sink.breaker import BreakerState, CircuitBreaker
@@ -187,12 +187,7 @@ class RecordWorker:
                 self.metrics.skipped("duplicate")
                 span.set_attribute("backbone.outcome", "duplicate")
                 return
-            reapply = claim.claimed and claim.previous_status in (
-                "applied",
-                "skipped",
-                "skipped_stale",
-                "dead_lettered",
-            )
+            reapply = claim.claimed and claim.previous_status in FINAL_STATUSES
             if reapply:
                 log.info(
                     "force re-apply",
@@ -210,29 +205,12 @@ class RecordWorker:
             if verdict.stale and not self.cfg.call_handler_on_stale:
                 await self._settle(job, rec, verdict, ApplyResult.skipped("stale"), claim.previous_attempts, False)
                 return
-            await self._attempts(
-                job,
-                rec,
-                verdict,
-                claim.previous_attempts + 1,
-                claim.previous_status,
-                claim.previous_error,
-                reapply,
-                claim.interrupted,
-            )
+            await self._attempts(job, rec, verdict, claim, reapply)
 
-    async def _attempts(
-        self,
-        job: Job,
-        rec: SinkRecord,
-        verdict: GuardVerdict,
-        attempt: int,
-        previous_status: str | None,
-        previous_error_text: str | None,
-        reapply: bool,
-        reconcile: bool,
-    ) -> None:
-        first_attempt = attempt
+    async def _attempts(self, job: Job, rec: SinkRecord, verdict: GuardVerdict, claim: Claim, reapply: bool) -> None:
+        # attempt counts calls across restarts (the ledger's count), so handlers see the truth.
+        attempt = first_attempt = claim.previous_attempts + 1
+        reconcile = claim.interrupted
         charged = 0
         first_failure_at: float | None = None
         previous_error: BaseException | None = None
@@ -246,8 +224,8 @@ class RecordWorker:
                 attempt=attempt,
                 verdict=verdict,
                 previous_error=previous_error,
-                previous_status=previous_status,
-                previous_error_text=previous_error_text,
+                previous_status=claim.previous_status,
+                previous_error_text=claim.previous_error,
                 reapply=reapply,
             )
             result, reconciled, error = await self._call(rec, ctx, reconcile)
@@ -302,11 +280,13 @@ class RecordWorker:
             try:
                 result: ApplyResult | None = None
                 reconciled = False
-                if reconcile and isinstance(self.handler, ReconcilingHandler):
-                    result = await asyncio.wait_for(self.handler.reconcile(rec, ctx), self.cfg.call_timeout)
-                    reconciled = result is not None
-                if result is None:
-                    result = await asyncio.wait_for(self.handler.apply(rec, ctx), self.cfg.call_timeout)
+                # asyncio.timeout, not wait_for: no extra task per call on the hot path.
+                async with asyncio.timeout(self.cfg.call_timeout):
+                    if reconcile and isinstance(self.handler, ReconcilingHandler):
+                        result = await self.handler.reconcile(rec, ctx)
+                        reconciled = result is not None
+                    if result is None:
+                        result = await self.handler.apply(rec, ctx)
                 outcome = result.outcome
             except TimeoutError:
                 error: BaseException = TargetUnavailableError(
