@@ -22,6 +22,7 @@ __all__ = [
     "OrderLine",
     "OrderRequest",
     "PackageInfo",
+    "StatusChange",
 ]
 
 
@@ -130,8 +131,27 @@ class PackageInfo:
 
 
 @dataclass(frozen=True)
+class StatusChange:
+    """One step of an order's history at the warehouse (``{"status": "picked", "at": ...}``)."""
+
+    status: str
+    at: datetime
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StatusChange:
+        at = _dt(data.get("at"))
+        if at is None:
+            raise ValueError("history entry without 'at'")
+        return cls(str(data["status"]), at)
+
+
+@dataclass(frozen=True)
 class OrderAnswer:
-    """The warehouse's view of one order. ``replayed``: answered from an Idempotency-Key replay."""
+    """The warehouse's view of one order. ``replayed``: answered from an Idempotency-Key replay.
+
+    ``history`` lists every status the order went through with its time, oldest first (empty when
+    the WMS does not report it); it gives each fact a stable time, so re-polling repeats it exactly.
+    """
 
     id: str
     order_ref: str
@@ -141,6 +161,7 @@ class OrderAnswer:
     updated_at: datetime | None
     packages: tuple[PackageInfo, ...] = ()
     replayed: bool = False
+    history: tuple[StatusChange, ...] = ()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, replayed: bool = False) -> OrderAnswer:
@@ -153,6 +174,7 @@ class OrderAnswer:
             updated_at=_dt(data.get("updated_at")),
             packages=tuple(PackageInfo.from_json(p) for p in data.get("shipments") or []),
             replayed=replayed,
+            history=tuple(StatusChange.from_json(h) for h in data.get("history") or [] if isinstance(h, Mapping)),
         )
 
 

@@ -55,6 +55,7 @@ class WmsSimConfig:
     default_service: str = "ground"
     warehouse: str = "Reno DC"
     warehouse_id: int = 3811
+    warehouse_tz: str = "America/Los_Angeles"  # Reno, NV
     shipbob_location: tuple[int, str] = (7, "Cicero (IL)")
     page_size: int = 50
     hang_s: float = 30.0

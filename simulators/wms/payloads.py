@@ -8,7 +8,9 @@ Picked and packed are not pushed by either vendor's public webhooks; they show i
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from simulators.common.http import iso
 from simulators.wms.config import CARRIERS, WmsSimConfig
@@ -55,7 +57,7 @@ def shiphero_shipment_update(order: Order, package: Package, config: WmsSimConfi
                 "weight_in_oz": package.weight_in_oz,
                 "width": 30, "length": 40, "height": 24,
             }],
-            "created_at": package.shipped_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "created_at": _warehouse_local(package.shipped_at, config),
         },
     }
 
@@ -70,7 +72,7 @@ def shiphero_order_canceled(order: Order, config: WmsSimConfig) -> dict[str, Any
         "partner_order_id": order.partner_order_id or order.order_ref,
         "warehouse_id": config.warehouse_id,
         "fulfillment_status": "canceled",
-        "canceled_at": order.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "canceled_at": _warehouse_local(order.updated_at, config),
     }
 
 
@@ -108,3 +110,8 @@ def shipbob_order_cancelled(order: Order, config: WmsSimConfig) -> dict[str, Any
         "products": [{"reference_id": line["sku"], "quantity": line["qty"]} for line in order.lines],
     })
     return body
+
+
+def _warehouse_local(at: datetime, config: WmsSimConfig) -> str:
+    """ShipHero sends zone-less timestamps in the warehouse's local time, as the normalizer assumes."""
+    return at.astimezone(ZoneInfo(config.warehouse_tz)).strftime("%Y-%m-%d %H:%M:%S")
