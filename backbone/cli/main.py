@@ -51,6 +51,34 @@ def normalizer_cmd() -> None:
     run()
 
 
+@app.command("odoo-sink")
+def odoo_sink_cmd(
+    force_reapply: bool = typer.Option(
+        False, "--force-reapply", help="Re-send records the ledger already applied (a target lost data); logged."
+    ),
+) -> None:
+    """Run odoo_sink: canonical milestones -> Odoo (JSON-RPC or JSON-2), exactly once via the ledger."""
+    from services.odoo_sink.app import run
+
+    run(force_reapply=force_reapply)
+
+
+@app.command("wms-bridge")
+def wms_bridge_cmd() -> None:
+    """Run wms_bridge: released/cancelled orders -> WMS API; answers and reconciliation polls -> raw.warehouse."""
+    from services.wms_bridge.app import run
+
+    run()
+
+
+@app.command("carrier-bridge")
+def carrier_bridge_cmd() -> None:
+    """Run carrier_bridge: packed orders -> labels and trackers at the carrier platform; answers -> raw.*."""
+    from services.carrier_bridge.app import run
+
+    run()
+
+
 def main() -> None:
     app()
 

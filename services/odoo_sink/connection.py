@@ -1,8 +1,9 @@
 """How the sink reaches Odoo: URL, database, credentials, protocol and timeouts.
 
-Read from ``BACKBONE_ODOO_*`` variables (``BACKBONE_ODOO_URL``, ``BACKBONE_ODOO_DATABASE``,
-``BACKBONE_ODOO_LOGIN``, ``BACKBONE_ODOO_API_KEY``, ``BACKBONE_ODOO_PROTOCOL`` = ``jsonrpc`` |
-``json2``...). The sink's own settings class can nest it, as BackboneConfig nests KafkaSecurity.
+Read from ``BACKBONE_ODOO_*`` variables (``BACKBONE_ODOO_URL``, ``BACKBONE_ODOO_DB`` (or
+``BACKBONE_ODOO_DATABASE``), ``BACKBONE_ODOO_LOGIN``, ``BACKBONE_ODOO_API_KEY``,
+``BACKBONE_ODOO_PROTOCOL`` = ``jsonrpc`` | ``json2``...). The sink's own settings class can nest
+it, as BackboneConfig nests KafkaSecurity.
 
 Example::
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings
 
 from backbone import env
@@ -33,7 +34,10 @@ class OdooConnectionConfig(BaseSettings):
     model_config = service_config("ODOO_")
 
     url: str = "http://127.0.0.1:8069"
-    database: str = "backbone"
+    database: str = Field(
+        default="backbone",
+        validation_alias=AliasChoices(f"{env.PREFIX}ODOO_DB", f"{env.PREFIX}ODOO_DATABASE", "database"),
+    )
     login: str = "bot"
     api_key: SecretStr = SecretStr("")
     protocol: Literal["jsonrpc", "json2"] = "jsonrpc"

@@ -4,7 +4,8 @@
     ├── OdooRequestError          the call is wrong: unknown field/method/argument, bad body (4xx)
     │   └── OdooNotFoundError     404 for the model, method or database (module not installed?)
     ├── OdooUserError             Odoo refused the operation (UserError, RedirectWarning)
-    │   └── OdooValidationError   ValidationError, 422
+    │   ├── OdooValidationError   ValidationError, 422
+    │   └── OdooWizardError       a business method answered a wizard (needs a human decision)
     ├── OdooAccessError           AccessError, 403: the integration user lacks a right
     ├── RecordMissingError        MissingError: the record was deleted or never existed
     └── AuthenticationError
@@ -42,6 +43,7 @@ __all__ = [
     "OdooUnavailableError",
     "OdooUserError",
     "OdooValidationError",
+    "OdooWizardError",
     "RecordMissingError",
     "translate",
 ]
@@ -61,6 +63,15 @@ class OdooUserError(PermanentError):
 
 class OdooValidationError(OdooUserError):
     pass
+
+
+class OdooWizardError(OdooUserError):
+    """``button_validate`` & co. answered an action dict (a wizard) instead of doing the work.
+
+    Odoo asks a question only a person can answer (backorder, immediate transfer, SMS, quality
+    check); calling again with the same context gets the same question, so this is permanent:
+    the record goes to the DLQ naming the wizard, and is redriven once someone has decided.
+    """
 
 
 class OdooAccessError(PermanentError):
