@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from backbone.cli.contracts import schemas_app, topics_app
+from backbone.cli.demo import demo_cmd
 from backbone.cli.oncall import dlq_app, replay, trace_cmd
 from backbone.cli.sim import sim_app
 from backbone.cli.stack import app as stack_app
@@ -22,6 +23,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(sim_app, name="sim")
 app.command("replay")(replay)
 app.command("trace")(trace_cmd)
+app.command("demo")(demo_cmd)
 
 
 @app.command("run")

@@ -35,9 +35,17 @@ class ProcessSpec:
 
 # What `make run` starts, in order: simulators first so the sinks find their targets.
 PROCESSES: tuple[ProcessSpec, ...] = (
-    ProcessSpec("odoo-sim", ("sim", "odoo", "--port", "8069"), "http://127.0.0.1:8069/_sim/state"),
-    ProcessSpec("wms-sim", ("sim", "wms", "--port", "8070"), "http://127.0.0.1:8070/_sim/state"),
-    ProcessSpec("carrier-sim", ("sim", "carrier", "--port", "8071"), "http://127.0.0.1:8071/_sim/state"),
+    ProcessSpec("odoo-sim", ("sim", "odoo", "--port", "8069", "--delivery-state"), "http://127.0.0.1:8069/_sim/state"),
+    ProcessSpec(
+        "wms-sim",
+        ("sim", "wms", "--port", "8070", "--webhook-url", "http://127.0.0.1:8080/v1/webhooks/shiphero"),
+        "http://127.0.0.1:8070/_sim/state",
+    ),
+    ProcessSpec(
+        "carrier-sim",
+        ("sim", "carrier", "--port", "8071", "--webhook-url", "http://127.0.0.1:8080/v1/webhooks/easypost"),
+        "http://127.0.0.1:8071/_sim/state",
+    ),
     ProcessSpec("ingest", ("ingest", "--port", "8080"), "http://127.0.0.1:8080/readyz"),
     ProcessSpec("normalizer", ("normalizer",), "http://127.0.0.1:6066/healthz"),
     ProcessSpec("odoo-sink", ("odoo-sink",), "http://127.0.0.1:8181/healthz"),
@@ -53,6 +61,8 @@ DEMO_ENV = {
     "BACKBONE_WMS_BRIDGE_HEALTH_PORT": "8182",
     "BACKBONE_CARRIER_BRIDGE_HEALTH_PORT": "8183",
     "BACKBONE_LOG_FORMAT": "json",
+    "BACKBONE_WMS_BRIDGE_RECONCILE_INTERVAL": "3",  # the demo's packed step is seen by the poll
+    "BACKBONE_NORMALIZER_BATCH_WITHIN": "0.01",
 }
 
 
@@ -154,11 +164,7 @@ def run_backbone(demo: bool = True, ready_timeout: float = 90.0) -> int:
 def _play_demo(env: dict[str, str]) -> None:
     import importlib
 
-    try:
-        demo_mod = importlib.import_module("backbone.cli.demo")
-    except ModuleNotFoundError:
-        console.print("[yellow]demo not available yet[/]")
-        return
+    demo_mod = importlib.import_module("backbone.cli.demo")
     try:
         demo_mod.play(env)
     except Exception as exc:  # the demo is a show; a failure must not take the backbone down
