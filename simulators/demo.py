@@ -168,4 +168,4 @@ def _notes(state: dict[str, Any], picking: dict[str, Any]) -> list[str]:
 
 
 def _has_note(state: dict[str, Any], picking: dict[str, Any], code: str) -> bool:
-    return any(code in note for note in _notes(state, picking))
+    return any(code.lower() in note.lower() for note in _notes(state, picking))

@@ -57,6 +57,8 @@ PROCESSES: tuple[ProcessSpec, ...] = (
 DEMO_ENV = {
     "BACKBONE_INGEST_DEMO_SECRETS": "1",
     "BACKBONE_ODOO_API_KEY": "odoo-dev-key",
+    "BACKBONE_WMS_API_KEY": "demo-wms-key",
+    "BACKBONE_CARRIER_API_KEY": "demo-carrier-key",
     "BACKBONE_ODOO_SINK_HEALTH_PORT": "8181",
     "BACKBONE_WMS_BRIDGE_HEALTH_PORT": "8182",
     "BACKBONE_CARRIER_BRIDGE_HEALTH_PORT": "8183",

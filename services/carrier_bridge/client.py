@@ -1,15 +1,17 @@
 """HTTP client of the multi-carrier (EasyPost-like v2) API: one request per call, failures translated once.
 
 The client never retries (the bridge's retry policy does, from the error class and ``retry_after``),
-but it can pace itself to the partner's rate limit (``max_rps``) so a burst does not earn 429s.
+but it paces itself to the partner's rate limits (a :class:`Pacer`, or ``max_rps`` for one bucket)
+so a burst does not earn 429s, and defers the bucket when a 429/503 says ``Retry-After``. Every
+call takes an optional :class:`~services.carrier_bridge.models.Lane`: the bucket it spends.
 Creating calls carry an ``Idempotency-Key``; ``buy`` is also safe to repeat: when the label already
 exists with the same rate, the existing shipment is returned (``replayed=True``).
 
 Example::
 
     async with CarrierClient("http://127.0.0.1:8071", api_key, max_rps=5) as carrier:
-        shipment = await carrier.create_shipment(f"ship:{ref}", request)
-        bought = await carrier.buy(shipment.id, shipment.find_rate("USPS", "Priority"))
+        shipment = await carrier.create_shipment(f"ship:{ref}", request, lane=Lane("usps"))
+        bought = await carrier.buy(shipment.id, shipment.find_rate("USPS", "Priority"), lane=Lane("usps"))
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -36,10 +38,10 @@ from services.carrier_bridge.errors import (
     CarrierValidationError,
     PostageExistsError,
 )
-from services.carrier_bridge.models import Rate, ShipmentAnswer, ShipmentRequest, TrackerAnswer
-from services.carrier_bridge.throttle import Throttler
+from services.carrier_bridge.models import Lane, Rate, ShipmentAnswer, ShipmentRequest, TrackerAnswer
+from services.carrier_bridge.pacing import CarrierPacer
 
-__all__ = ["CarrierClient", "parse_retry_after"]
+__all__ = ["CarrierClient", "Pacer", "parse_retry_after"]
 
 PARTNER = "carrier"
 POSTAGE_EXISTS = "SHIPMENT.POSTAGE.EXISTS"
@@ -61,6 +63,13 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
             when = when.replace(tzinfo=UTC)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+class Pacer(Protocol):
+    """Rate-limit buckets the client waits on before each call (``CarrierPacer`` implements it)."""
+
+    async def acquire(self, lane: Lane | None) -> None: ...
+    def defer(self, lane: Lane | None, seconds: float) -> None: ...
 
 
 def _translate(status: int, headers: CIMultiDictProxy[str], body: bytes, call: str) -> DeliveryError:
@@ -95,8 +104,9 @@ def _translate(status: int, headers: CIMultiDictProxy[str], body: bytes, call: s
 
 
 class CarrierClient:
-    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 10.0, max_rps: int | None = None,
-                 rate_margin_s: float = 0.05, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 10.0, max_rps: float | None = None,
+                 rate_margin_s: float = 0.05, pacer: Pacer | None = None,
+                 session: aiohttp.ClientSession | None = None) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"carrier base URL must be http(s)://..., got {base_url!r}")
         if not api_key:
@@ -107,7 +117,9 @@ class CarrierClient:
         # EasyPost: the key is the Basic-auth user name with an empty password.
         self._authorization = "Basic " + base64.b64encode(f"{api_key}:".encode()).decode()
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._throttle = Throttler(max_rps, margin_s=rate_margin_s) if max_rps else None
+        if pacer is None and max_rps:
+            pacer = CarrierPacer(default_rps=max_rps, margin_s=rate_margin_s)
+        self._pacer = pacer
         self._session = session
         self._own_session = session is None
 
@@ -125,34 +137,38 @@ class CarrierClient:
 
     # --- partner calls -------------------------------------------------------------------
 
-    async def create_shipment(self, idempotency_key: str, shipment: ShipmentRequest) -> ShipmentAnswer:
-        """Create a shipment and get its rates; the same key again answers the same shipment."""
-        _, replayed, data = await self._call("POST", "/v2/shipments", call="create_shipment",
+    async def create_shipment(self, idempotency_key: str, shipment: ShipmentRequest, *,
+                              lane: Lane | None = None) -> ShipmentAnswer:
+        """Create a shipment and get its rates; the same key again answers the same shipment
+        (``replayed=True``, as it was when first created: re-read it for its current state)."""
+        _, replayed, data = await self._call("POST", "/v2/shipments", call="create_shipment", lane=lane,
                                              body=shipment.to_json(), idempotency_key=idempotency_key)
         return self._parse(ShipmentAnswer.from_json, data, "create_shipment", replayed=replayed)
 
-    async def buy(self, shipment_id: str, rate: Rate | str, *, idempotency_key: str | None = None) -> ShipmentAnswer:
+    async def buy(self, shipment_id: str, rate: Rate | str, *, idempotency_key: str | None = None,
+                  lane: Lane | None = None) -> ShipmentAnswer:
         """Buy the label at ``rate``. Repeating a buy that already succeeded returns that label."""
         rate_id = rate.id if isinstance(rate, Rate) else rate
         path = f"/v2/shipments/{quote(shipment_id, safe='')}"
         try:
-            _, replayed, data = await self._call("POST", f"{path}/buy", call="buy",
+            _, replayed, data = await self._call("POST", f"{path}/buy", call="buy", lane=lane,
                                                  body={"rate": {"id": rate_id}}, idempotency_key=idempotency_key)
         except PostageExistsError:
             # The earlier attempt bought it but its answer was lost: same rate means the same label.
-            current = await self.get_shipment(shipment_id)
+            current = await self.get_shipment(shipment_id, lane=lane)
             if current.selected_rate is not None and current.selected_rate.id == rate_id:
                 return dataclasses.replace(current, replayed=True)
             raise
         return self._parse(ShipmentAnswer.from_json, data, "buy", replayed=replayed)
 
-    async def get_shipment(self, shipment_id: str) -> ShipmentAnswer:
-        _, _, data = await self._call("GET", f"/v2/shipments/{quote(shipment_id, safe='')}", call="get_shipment")
+    async def get_shipment(self, shipment_id: str, *, lane: Lane | None = None) -> ShipmentAnswer:
+        _, _, data = await self._call("GET", f"/v2/shipments/{quote(shipment_id, safe='')}", call="get_shipment",
+                                      lane=lane)
         return self._parse(ShipmentAnswer.from_json, data, "get_shipment")
 
-    async def create_tracker(self, tracking_code: str, carrier: str) -> TrackerAnswer:
+    async def create_tracker(self, tracking_code: str, carrier: str, *, lane: Lane | None = None) -> TrackerAnswer:
         """Register a tracker; the platform answers an existing one for the same code (``created=False``)."""
-        status, _, data = await self._call("POST", "/v2/trackers", call="create_tracker",
+        status, _, data = await self._call("POST", "/v2/trackers", call="create_tracker", lane=lane,
                                         body={"tracker": {"tracking_code": tracking_code, "carrier": carrier}})
         return self._parse(TrackerAnswer.from_json, data, "create_tracker", created=status == 201)
 
@@ -171,14 +187,14 @@ class CarrierClient:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
-    async def _call(self, method: str, path: str, *, call: str, body: dict[str, Any] | None = None,
+    async def _call(self, method: str, path: str, *, call: str, lane: Lane | None, body: dict[str, Any] | None = None,
                     idempotency_key: str | None = None) -> tuple[int, bool, Any]:
         """(status, answered from an idempotent replay, JSON body) of a 2xx answer; raises otherwise."""
         headers = {"Accept": "application/json", "Authorization": self._authorization}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        if self._throttle is not None:
-            await self._throttle.acquire()
+        if self._pacer is not None:
+            await self._pacer.acquire(lane)
         try:
             async with self._ensure_session().request(
                 method, self._base + path, json=body, headers=headers, timeout=self._timeout,
@@ -192,7 +208,11 @@ class CarrierClient:
             raise TargetUnavailableError(f"carrier {call} failed: {type(exc).__name__}", partner=PARTNER,
                                          call=call) from exc
         if not 200 <= status < 300:
-            raise _translate(status, answer_headers, raw, call)
+            error = _translate(status, answer_headers, raw, call)
+            retry_after = getattr(error, "retry_after", None)
+            if self._pacer is not None and retry_after:
+                self._pacer.defer(lane, retry_after)  # everyone on this bucket holds off, not just us
+            raise error
         try:
             return status, answer_headers.get("Idempotent-Replayed") == "true", json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -5,7 +5,8 @@
     │   ├── CarrierValidationError   400/422 with ``errors`` (field, message) pairs
     │   │   └── PostageExistsError   the shipment already has a label bought with another rate
     │   └── CarrierNotFoundError     404
-    └── CarrierProtocolError         a 2xx answer we cannot read
+    ├── CarrierProtocolError         a 2xx answer we cannot read
+    └── BookingError                 we cannot build the booking (no ship-to address, no rate for the service)
     Timeouts, connection errors and 5xx raise TargetUnavailableError; 429 raises RetryableError
     (with retry_after); 401/403 raise AuthenticationError.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from backbone.errors import PermanentError
 
 __all__ = [
+    "BookingError",
     "CarrierNotFoundError",
     "CarrierProtocolError",
     "CarrierRequestError",
@@ -47,4 +49,8 @@ class CarrierNotFoundError(CarrierRequestError):
 
 
 class CarrierProtocolError(PermanentError):
+    pass
+
+
+class BookingError(PermanentError):
     pass

@@ -10,11 +10,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["Address", "Parcel", "Rate", "ShipmentAnswer", "ShipmentRequest", "TrackerAnswer"]
+__all__ = ["Address", "Lane", "Parcel", "Rate", "ShipmentAnswer", "ShipmentRequest", "TrackerAnswer"]
 
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Which rate-limit bucket a call spends: the carrier it is about, and whether it may jump the
+    queue (same-day/next-day bookings go before ground ones waiting for the same bucket)."""
+
+    carrier: str | None = None
+    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,7 @@ class ShipmentAnswer:
     label_url: str | None = None
     tracker_id: str | None = None
     replayed: bool = False
+    label_created_at: str | None = None  # the platform's label_date: stable across re-reads
 
     @property
     def purchased(self) -> bool:
@@ -157,4 +167,6 @@ class ShipmentAnswer:
             label_url=_opt_str(label.get("label_url")) if isinstance(label, dict) else None,
             tracker_id=_opt_str(tracker.get("id")) if isinstance(tracker, dict) else None,
             replayed=replayed,
+            label_created_at=_opt_str(label.get("label_date") or label.get("created_at"))
+            if isinstance(label, dict) else None,
         )

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
@@ -34,6 +34,7 @@ from backbone.errors import AuthenticationError
 from backbone.shutdown import GracefulShutdown
 from backbone.telemetry import tracer
 from backbone.throttle import Throttler
+from services.wms_bridge.errors import WmsValidationError
 from services.wms_bridge.handlers import FactPublisher, throttled
 from services.wms_bridge.models import ChangesPage, InventoryPage
 from services.wms_bridge.payloads import RawFact, order_reconciliation, stock_reconciliation
@@ -174,12 +175,39 @@ class ReconciliationPoller:
             return None, mark.at - _OVERLAP
         return None, polled_at - timedelta(seconds=self.settings.lookback_s)
 
+    async def _first_page(
+        self,
+        stream: str,
+        polled_at: datetime,
+        fetch: Callable[[str | None, datetime | None], Callable[[], Awaitable[Any]]],
+    ) -> tuple[Any, str | None]:
+        """First page from the stored cursor; a cursor the WMS no longer honours (expired, or the WMS
+        was reset) falls back to the time watermark so nothing is skipped."""
+        cursor, since = await self._start(stream, polled_at)
+        try:
+            return await self._call(fetch(cursor, since)), cursor
+        except WmsValidationError:
+            if cursor is None:
+                raise
+            mark = await self.state.watermark(stream)
+            since = (
+                (mark.at - _OVERLAP)
+                if mark is not None and mark.at is not None
+                else (polled_at - timedelta(seconds=self.settings.lookback_s))
+            )
+            log.warning(
+                "WMS rejected the stored cursor; resyncing from the time watermark",
+                extra={"stream": stream, "since": since.isoformat()},
+            )
+            return await self._call(fetch(None, since)), None
+
     async def _orders(self, polled_at: datetime, correlation_id: str, result: PollResult) -> None:
-        cursor, since = await self._start("orders", polled_at)
+        page, cursor = await self._first_page("orders", polled_at, self._orders_page)
+        since: datetime | None = None
         while True:
-            page = await self._call(self._orders_page(cursor, since))
             facts = [
-                fact for order in page.orders
+                fact
+                for order in page.orders
                 if (fact := order_reconciliation(order, warehouse=self.settings.warehouse, polled_at=polled_at))
             ]
             await self._publish(facts, correlation_id)
@@ -190,12 +218,12 @@ class ReconciliationPoller:
             await self.state.save_watermark("orders", cursor, polled_at)
             if not page.has_more or not page.orders:
                 return
-            since = None
+            page = await self._call(self._orders_page(cursor, since))
 
     async def _inventory(self, polled_at: datetime, correlation_id: str, result: PollResult) -> None:
-        cursor, since = await self._start("inventory", polled_at)
+        page, cursor = await self._first_page("inventory", polled_at, self._inventory_page)
+        since: datetime | None = None
         while True:
-            page = await self._call(self._inventory_page(cursor, since))
             facts = stock_reconciliation(page.changes, warehouse=self.settings.warehouse, polled_at=polled_at)
             await self._publish(facts, correlation_id)
             result.stock += sum(f.facts for f in facts)
@@ -205,7 +233,8 @@ class ReconciliationPoller:
             await self.state.save_watermark("inventory", cursor, polled_at)
             if not page.has_more or not page.changes:
                 return
-            since = None
+            inventory_page = await self._call(self._inventory_page(cursor, since))
+            page = inventory_page
 
     def _orders_page(self, cursor: str | None, since: datetime | None) -> Callable[[], Awaitable[ChangesPage]]:
         return lambda: self.feed.list_changes(since=since, cursor=cursor, limit=self.settings.page_size)
@@ -215,13 +244,20 @@ class ReconciliationPoller:
 
     async def _publish(self, facts: list[RawFact], correlation_id: str) -> None:
         # One page at once: every write must be acknowledged before the watermark moves.
-        await asyncio.gather(*(
-            self.publisher.publish(
-                self.settings.answer_role, partner=self.settings.partner, fmt=fact.fmt, payload=fact.payload,
-                natural_key=fact.natural_key, correlation_id=correlation_id, event_id=fact.event_id,
+        await asyncio.gather(
+            *(
+                self.publisher.publish(
+                    self.settings.answer_role,
+                    partner=self.settings.partner,
+                    fmt=fact.fmt,
+                    payload=fact.payload,
+                    natural_key=fact.natural_key,
+                    correlation_id=correlation_id,
+                    event_id=fact.event_id,
+                )
+                for fact in facts
             )
-            for fact in facts
-        ))
+        )
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         return await throttled(self.throttler, call)
@@ -255,8 +291,10 @@ class ReconciliationPoller:
             raise
         POLLS.labels(self.bridge, "skipped" if result.skipped else "ok").inc()
         if result.orders or result.stock:
-            log.info("reconciliation poll", extra={"sink": self.bridge, "orders": result.orders,
-                                                    "stock": result.stock, "pages": result.pages})
+            log.info(
+                "reconciliation poll",
+                extra={"sink": self.bridge, "orders": result.orders, "stock": result.stock, "pages": result.pages},
+            )
 
     async def _guarded(self, step: Callable[[], Awaitable[object]]) -> None:
         try:
@@ -264,5 +302,6 @@ class ReconciliationPoller:
         except AuthenticationError as exc:
             log.error("wms refused our credentials during reconciliation: %s", exc, extra={"sink": self.bridge})
         except Exception as exc:  # the loop must outlive any one failure; the next tick retries
-            log.warning("reconciliation step failed: %s", exc,
-                        extra={"sink": self.bridge, "error_class": type(exc).__name__})
+            log.warning(
+                "reconciliation step failed: %s", exc, extra={"sink": self.bridge, "error_class": type(exc).__name__}
+            )

@@ -53,8 +53,13 @@ def hex_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(16)}"
 
 
+# Cursors name the simulator process that issued them: a restarted simulator (fresh state) rejects
+# old cursors as a real API rejects expired ones, so clients must resync from a time watermark.
+_EPOCH = secrets.token_hex(4)
+
+
 def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{position}".encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(f"v1:{_EPOCH}:{position}".encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> int | None:
@@ -62,12 +67,13 @@ def decode_cursor(cursor: str) -> int | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, ValueError):
         return None
-    version, _, position = raw.partition(":")
-    return int(position) if version == "v1" and position.isdigit() else None
+    version, epoch, position = [*raw.split(":", 2), "", ""][:3]
+    return int(position) if version == "v1" and epoch == _EPOCH and position.isdigit() else None
 
 
-def json_response(payload: Mapping[str, Any] | list[Any], status: int = 200,
-                  headers: Mapping[str, str] | None = None) -> web.Response:
+def json_response(
+    payload: Mapping[str, Any] | list[Any], status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
     return web.Response(
         body=json.dumps(payload, separators=(",", ":")).encode(),
         status=status,

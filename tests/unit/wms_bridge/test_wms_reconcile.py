@@ -151,3 +151,22 @@ async def test_only_one_replica_polls_at_a_time(start_wms: StartWms, clients: Cl
     first, second = await asyncio.gather(*(r.poll_once() for r in replicas))
     assert sorted((first.skipped, second.skipped)) == [False, True]
     assert [p.natural_key for p in publisher.published] == ["SO-X1"]
+
+
+async def test_a_cursor_the_wms_no_longer_honours_falls_back_to_the_time_watermark(
+    start_wms: StartWms, clients: Clients,
+) -> None:
+    wms = await start_wms()
+    client = clients(wms.url)
+    publisher, store = FakePublisher(), MemoryStore()
+    poller = ReconciliationPoller(client, publisher, store, PollSettings(inventory=False), bridge="wms_unit_cursor")
+    await client.create_order("k1", an_order("SO-C1"))
+    await poller.poll_once()
+    # The WMS was reset (or the cursor expired): the stored cursor is refused with a 422 naming it.
+    mark = store.marks["orders"]
+    store.marks["orders"] = type(mark)(cursor="djE6ZGVhZGJlZWY6NDI", at=mark.at)
+    await client.create_order("k2", an_order("SO-C2"))
+    result = await poller.poll_once()
+    assert "SO-C2" in {p.natural_key for p in publisher.published[1:]}
+    assert result.orders >= 1
+    assert store.marks["orders"].cursor != "djE6ZGVhZGJlZWY6NDI"
