@@ -110,6 +110,15 @@ def play(urls: DemoUrls | None = None, *, order_ref: str | None = None, timeout:
         result.tracking_number = shipment["tracking_code"]
         step(f"carrier_bridge: label bought, tracking {result.tracking_number}, tracker registered")
 
+        def tracking_in_odoo() -> bool:
+            state = http.get(f"{urls.odoo}/_sim/state").json()
+            return any(p.get("origin") == ref and result.tracking_number in str(p.get("carrier_tracking_ref") or "")
+                       for p in _records(state, "stock.picking"))
+
+        # A parcel moves only once it is labelled: wait until LABEL_CREATED reached Odoo.
+        _wait("tracking number in Odoo", tracking_in_odoo, timeout, "odoo_sink log")
+        step(f"odoo_sink: LABEL_CREATED applied, picking tracking ref {result.tracking_number}")
+
         # 4. The warehouse ships (a signed ShipHero webhook into ingest).
         http.post(f"{urls.wms}/_sim/advance/{order['id']}", params={"to": "shipped"}).raise_for_status()
         step("WMS: shipped (ShipHero 'Shipment Update' webhook -> ingest)")
