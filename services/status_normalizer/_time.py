@@ -55,7 +55,7 @@ def _infer(geo: Geo, hint: ZoneHint | None) -> ZoneInfo | None:
     return None
 
 
-def _from_epoch(value: float, path: str) -> Instant:
+def _from_epoch(value: float, path: object) -> Instant:
     seconds = value / 1000 if abs(value) >= _EPOCH_MS_THRESHOLD else value
     try:
         return Instant(datetime.fromtimestamp(seconds, UTC), None, False)
@@ -63,7 +63,7 @@ def _from_epoch(value: float, path: str) -> Instant:
         raise ParseError(f"{path}: epoch timestamp out of range") from exc
 
 
-def _to_utc(local: datetime, path: str) -> datetime:
+def _to_utc(local: datetime, path: object) -> datetime:
     try:
         return local.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
@@ -74,14 +74,14 @@ def _offset_minutes(delta: timedelta | None) -> int:
     return 0 if delta is None else int(delta.total_seconds() // 60)
 
 
-def _place(naive: datetime, zone: tzinfo, inferred: bool, path: str) -> Instant:
+def _place(naive: datetime, zone: tzinfo, inferred: bool, path: object) -> Instant:
     local = naive.replace(tzinfo=zone, fold=0)
     utc = _to_utc(local, path)
     offset = None if zone is UTC or zone == ZoneInfo("UTC") else _offset_minutes(local.utcoffset())
     return Instant(utc, offset, inferred)
 
 
-def _parse_text(value: str, path: str) -> datetime:
+def _parse_text(value: str, path: object) -> datetime:
     text = value.strip()
     try:
         return datetime.fromisoformat(text)
@@ -91,13 +91,17 @@ def _parse_text(value: str, path: str) -> datetime:
 
 def parse_instant(
     value: object,
-    path: str,
+    path: object,
     *,
     geo: Geo,
     hint: ZoneHint | None = None,
     vendor_zone: ZoneInfo | None = None,
 ) -> Instant:
-    """Parse an ISO 8601 string (with or without offset, or a bare date) or an epoch number."""
+    """Parse an ISO 8601 string (with or without offset, or a bare date) or an epoch number.
+
+    ``path`` names the field in error messages: a string, or anything whose ``str()`` is one
+    (parsers pass a lazy reference so the path is only formatted when there is an error).
+    """
     if isinstance(value, bool) or value is None:
         raise ParseError(f"{path}: expected a timestamp")
     if isinstance(value, int | float):

@@ -5,12 +5,24 @@ producer, acks=all) and acknowledged by Kafka before its dedupe state is written
 acks the raw events (offsets commit only for acked events). A crash re-emits records with the
 same milestone ids; it never loses one. Faust's exactly-once mode is deliberately not used (open
 bugs: duplicates on rebalance, swallowed transaction errors).
+
+Dedupe state: for a batch, after its outputs are acknowledged, the keys go to the local RocksDB
+(one write batch per partition) and to the table's changelog through the same confluent producer,
+acknowledged before the raw events are acked (see state.py: Faust keeps the table's life cycle,
+recovery and standbys; the per-key table API is not used).
+
+Throughput: work is per batch wherever it can be (one event-loop wake-up per batch of deliveries,
+not per record, see _delivery.py). The stream's ``current_event`` is never touched: it belongs to
+the task that fills the ``take_events`` buffer, and setting it from the agent (as table routing
+once did) made that task file the wrong event or crash with "Take buffer found current_event is
+None" as soon as batches overlapped; reads and writes now name their partition explicitly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from typing import Any
@@ -25,11 +37,12 @@ from backbone.logs import setup_logging
 from backbone.serialization import SchemaRegistry
 from backbone.telemetry import setup_tracing
 from backbone.topics import TopicSpec, load_topics
+from services.status_normalizer._delivery import DeliveryBatch
 from services.status_normalizer.config import NormalizerConfig
 from services.status_normalizer.mapping import default_mappings
 from services.status_normalizer.parsers import parse
-from services.status_normalizer.pipeline import BatchOverlay, Output, Pipeline, RawMessage
-from services.status_normalizer.state import TtlTableStore
+from services.status_normalizer.pipeline import BatchOverlay, Pipeline, RawMessage
+from services.status_normalizer.state import ChangelogWriter, TtlTableStore
 
 __all__ = ["create_app", "run"]
 
@@ -57,11 +70,15 @@ class NormalizerApp(faust.App):
 
 def _message(event: Any) -> RawMessage:
     m = event.message
-    hdrs = event.headers or {}
-    pairs = list(hdrs.items()) if isinstance(hdrs, dict) else list(hdrs)
+    hdrs = m.headers
+    if hdrs is None:
+        pairs: list[tuple[str, bytes]] = []
+    elif isinstance(hdrs, dict):
+        pairs = list(hdrs.items())
+    else:
+        pairs = list(hdrs)
     return RawMessage(topic=m.topic, partition=m.partition, offset=m.offset, key=m.key, value=m.value,
-                      headers=[(k, v if isinstance(v, bytes) else str(v).encode()) for k, v in pairs],
-                      timestamp_ms=int(m.timestamp * 1000) if m.timestamp else 0)
+                      headers=pairs, timestamp_ms=int(m.timestamp * 1000) if m.timestamp else 0)
 
 
 def create_app(cfg: NormalizerConfig | None = None) -> NormalizerApp:
@@ -134,16 +151,18 @@ def _add_agent(app: NormalizerApp, cfg: NormalizerConfig, spec: TopicSpec, ttl_s
     source = app.topic(spec.name, value_serializer="raw", key_serializer="raw", partitions=spec.partitions,
                        internal=False)
     table_name = f"dedupe-{spec.role.removeprefix('raw.')}"
-    table = app.Table(table_name, default=None, partitions=spec.partitions, key_type=str, value_type=str,
+    # bytes -> raw serializers: UTF-8 keys and values, what TtlTableStore and ChangelogWriter use.
+    table = app.Table(table_name, default=None, partitions=spec.partitions, key_type=bytes, value_type=bytes,
                       extra_topic_configs={"cleanup.policy": "compact,delete",
                                            "retention.ms": str(int(ttl_seconds * 1000))})
     store = TtlTableStore(table, ttl_seconds)
+    writer = ChangelogWriter(table, store)
     channel = spec.role.removeprefix("raw.")
 
     async def normalize(stream: Any) -> None:
         pipeline, dlq, producer = await components()
         async for events in stream.take_events(cfg.batch_max, within=cfg.batch_within):
-            await _process_batch(stream, events, pipeline, dlq, producer, store, channel)
+            await _process_batch(events, pipeline, dlq, producer, store, writer, channel)
 
     normalize.__name__ = f"normalize_{channel.replace('-', '_')}"
     app.agent(source, name=f"{cfg.app_id}.{normalize.__name__}")(normalize)
@@ -160,27 +179,31 @@ def _add_agent(app: NormalizerApp, cfg: NormalizerConfig, spec: TopicSpec, ttl_s
         STATE_KEYS.labels(table_name).set(sum(1 for _ in data))
 
 
-async def _process_batch(stream: Any, events: list[Any], pipeline: Pipeline, dlq: DeadLetterChannel,
-                         producer: AsyncProducer, table_store: TtlTableStore, channel: str) -> None:
+async def _process_batch(events: list[Any], pipeline: Pipeline, dlq: DeadLetterChannel, producer: AsyncProducer,
+                         table_store: TtlTableStore, writer: ChangelogWriter, channel: str) -> None:
     BATCH.observe(len(events))
     overlay = BatchOverlay(table_store)
-    per_event: list[tuple[Any, dict[str, str]]] = []
-    pending: list[asyncio.Future[Any]] = []
-    outputs: list[Output] = []
+    per_event: list[tuple[int, dict[str, str]]] = []
+    loop = asyncio.get_running_loop()
+    delivery = DeliveryBatch(producer.producer, loop)
     failed: list[tuple[RawMessage, BaseException]] = []
+    newest = None
     for event in events:
-        stream._set_current_event(event)  # Faust tables route each key by its event's partition
         msg = _message(event)
+        table_store.route(msg.partition)  # the table is co-partitioned with the raw topic
         overlay.begin_event()
         try:
             produced = pipeline.normalize(msg, overlay)
         except Exception as exc:  # one bad record never stops the stream: it goes to the DLQ
             failed.append((msg, exc))
             continue
-        per_event.append((event, overlay.writes))
+        if overlay.writes:
+            per_event.append((msg.partition, overlay.writes))
         for out in produced:
-            outputs.append(out)
-            pending.append(producer.send_nowait(out.topic, out.value, out.key, out.headers))
+            delivery.send(out.topic, out.value, out.key, out.headers)
+            at = out.record.occurred_at
+            newest = at if newest is None or at > newest else newest
+    pending: list[asyncio.Future[Any]] = []
     for bad, error in failed:
         log.warning("dead-lettered raw event", extra={"topic": bad.topic, "error_class": type(error).__name__,
                                                       "reason": str(error)[:200]})
@@ -189,18 +212,22 @@ async def _process_batch(stream: Any, events: list[Any], pipeline: Pipeline, dlq
             origin=Origin(bad.topic, bad.partition, bad.offset))))
     # Kafka must acknowledge every output (and dead letter) before state and offsets move on;
     # if this raises, the worker crashes and the batch is re-read: duplicates, never losses.
-    await asyncio.gather(*pending)
+    await asyncio.gather(delivery.wait(), *pending)
     now = time.time()
-    for event, writes in per_event:
-        stream._set_current_event(event)
-        for key, value in writes.items():
-            table_store.table[key] = f"{int(now)}|{value}"
-    stream._set_current_event(None)
+    if per_event:
+        stamp = str(int(now))
+        for partition, writes in per_event:
+            writer.add(partition, writes, stamp)
+        changelog = DeliveryBatch(producer.producer, loop)
+        writer.flush(changelog)
+        # Acknowledged before Faust acks the raw events (when this returns): a table restored
+        # from the changelog never lacks a key whose raw event was committed.
+        await changelog.wait()
+        writer.persisted(changelog.offsets)
     for event in events:
         if event.message.timestamp:
             LATENCY.observe(max(0.0, now - event.message.timestamp))
-    if outputs:
-        newest = max(o.record.occurred_at for o in outputs)
+    if newest is not None:
         EVENT_LAG.labels(channel).set(max(0.0, now - newest.timestamp()))
 
 
@@ -211,9 +238,11 @@ def run() -> None:
     setup_tracing("status_normalizer")
     cfg.datadir.mkdir(parents=True, exist_ok=True)
     app = create_app(cfg)
+    # Everything allocated so far lives as long as the process: keep it out of the cyclic GC, and
+    # collect the young generation less often (each raw event allocates hundreds of objects).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
     worker = faust.Worker(app, loglevel=cfg.log_level.lower() if cfg.log_level != "WARNING" else "warn",
                           quiet=True, override_logging=False)
     worker.execute_from_commandline()
-
-
-

@@ -5,24 +5,30 @@ seen -> parse (one record per checkpoint) -> dedupe by content -> encode Avro ->
 headers (correlation id, traceparent, milestone id). Dedupe state is written to a per-batch
 overlay first and reaches the real table only after Kafka acknowledged the outputs, so a crash
 republishes (same milestone ids) instead of losing a checkpoint.
+
+This runs once per raw event at tens of thousands of events per second, so per-event work that
+does not depend on the event is done once: schemas are parsed at start-up, metric children are
+looked up once, and trace context goes through :mod:`._tracing` (same headers, fewer layers).
 """
 
 from __future__ import annotations
 
+import io
+import struct
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+import fastavro
 from prometheus_client import Counter
 
 from backbone import headers as h
-from backbone.serialization import AvroSerde, SchemaRegistry
-from backbone.telemetry import extract_context, inject_headers
+from backbone.errors import SerializationError
+from backbone.serialization import AvroSerde, SchemaRegistry, load_schema, parse_wire_header
 from backbone.topics import TopicCatalog
+from services.status_normalizer._tracing import SpanFactory
 from services.status_normalizer.dedupe import Deduper, StateStore
 from services.status_normalizer.records import (
     CanonicalRecord,
@@ -45,8 +51,9 @@ _ROLE = {ShipmentMilestone: ("canonical.shipment-milestones", "ShipmentMilestone
          OrderMilestone: ("canonical.order-milestones", "OrderMilestone"),
          InventoryEvent: ("canonical.inventory-events", "InventoryEvent")}
 _KIND = {ShipmentMilestone: "shipment", OrderMilestone: "order", InventoryEvent: "inventory"}
-
-_tracer = trace.get_tracer("backbone.status_normalizer")
+_WIRE_HEADER = struct.Struct(">bI")  # Confluent framing: magic 0, schema id
+_NULLABLE_RECORDS = {ShipmentMilestone: ("location",), OrderMilestone: ("ship_to",), InventoryEvent: ()}
+_NULLABLE_TIMES = {ShipmentMilestone: ("estimated_delivery",), OrderMilestone: (), InventoryEvent: ()}
 
 
 @dataclass(frozen=True)
@@ -91,47 +98,120 @@ class BatchOverlay:
         self.writes = {}
 
 
+class _Encoder:
+    """Avro encoding of one canonical record type, union branches named up front.
+
+    fastavro picks a union branch by validating the value against each branch in turn, which for
+    a nested record costs more than writing it; naming the branch (fastavro's tuple notation)
+    writes the same bytes without the search.
+    """
+
+    def __init__(self, topic: str, serde: AvroSerde, cls: type) -> None:
+        self.topic = topic
+        self.serde = serde
+        self.kind = _KIND[cls]
+        self._parsed = fastavro.parse_schema(serde.schema)
+        self._prefix = _WIRE_HEADER.pack(0, serde.schema_id)
+        namespace = serde.schema.get("namespace", "")
+        fields = {f["name"]: f["type"] for f in serde.schema["fields"]}
+        self._records = [(name, _branch_name(fields[name], namespace)) for name in _NULLABLE_RECORDS[cls]]
+        self._times = list(_NULLABLE_TIMES[cls])
+
+    def encode(self, value: dict[str, Any]) -> bytes:
+        for name, branch in self._records:
+            if value[name] is not None:
+                value[name] = (branch, value[name])
+        for name in self._times:
+            if value[name] is not None:
+                value[name] = ("long", value[name])
+        buf = io.BytesIO()
+        buf.write(self._prefix)
+        try:
+            fastavro.schemaless_writer(buf, self._parsed, value)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise SerializationError(f"record does not fit schema {self.serde.schema.get('name')}: {exc}",
+                                     schema_id=self.serde.schema_id) from exc
+        return buf.getvalue()
+
+
+def _branch_name(union: Any, namespace: str) -> str:
+    """Full name of the record branch of a ``["null", {record}]`` union."""
+    (record,) = [t for t in union if isinstance(t, dict) and t.get("type") == "record"]
+    name = str(record["name"])
+    return name if "." in name else f"{record.get('namespace', namespace)}.{name}"
+
+
+class _RawDecoder:
+    """RawEvent decoding; resolution against our reader schema only when the writer's differs.
+
+    The writer schema is compared as parsed (docs, defaults and logical types included): only an
+    identical schema makes resolution a no-op.
+    """
+
+    def __init__(self, registry: SchemaRegistry) -> None:
+        self._registry = registry
+        self._reader = fastavro.parse_schema(load_schema("RawEvent"))
+        self._by_id: dict[int, tuple[Any, Any]] = {}
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        schema_id = parse_wire_header(data)
+        plan = self._by_id.get(schema_id)
+        if plan is None:
+            writer = self._registry.writer_schema(schema_id)
+            plan = self._by_id[schema_id] = (writer, None if writer == self._reader else self._reader)
+        return AvroSerde._read(data, plan[0], plan[1])
+
+
 @dataclass
 class Pipeline:
     registry: SchemaRegistry
     catalog: TopicCatalog
     parse: Callable[[bytes, RawContext], list[CanonicalRecord]]
     mapping_version: str = "1"
-    _serdes: dict[type, tuple[str, AvroSerde]] = field(default_factory=dict)
-    _raw_reader: dict[str, Any] | None = None
+    _encoders: dict[type, _Encoder] = field(default_factory=dict)
+    _raw: _RawDecoder | None = None
 
     def __post_init__(self) -> None:
         # Schema ids are registered (or found) once here: no registry I/O per message.
         for cls, (role, schema) in _ROLE.items():
             topic = self.catalog.name(role)
-            self._serdes[cls] = (topic, self.registry.serde_for(topic, schema))
-        from backbone.serialization import load_schema
-
-        self._raw_reader = load_schema("RawEvent")
+            self._encoders[cls] = _Encoder(topic, self.registry.serde_for(topic, schema), cls)
+        self._raw = _RawDecoder(self.registry)
+        self._spans = SpanFactory("backbone.status_normalizer")
+        self._raw_in: dict[str, Any] = {}
+        self._normalized = {kind: NORMALIZED.labels(kind) for kind in _KIND.values()}
+        self._dup_event = DUPLICATES.labels("event_id")
+        self._dup_checkpoint = DUPLICATES.labels("checkpoint")
 
     def context(self, msg: RawMessage) -> tuple[RawContext, bytes]:
-        raw = self.registry.decode(msg.value, self._raw_reader)
+        assert self._raw is not None
+        raw = self._raw.decode(msg.value)
         ctx = RawContext(partner=raw["partner"], format=raw["format"], event_id=raw["event_id"],
                          received_at=raw["received_at"], correlation_id=raw["correlation_id"],
                          topic=msg.topic, partition=msg.partition, offset=msg.offset)
-        return ctx, bytes(raw["payload"])
+        return ctx, raw["payload"]
 
     def normalize(self, msg: RawMessage, store: StateStore) -> list[Output]:
         """Outputs for one raw message; raises on anything that must go to the dead letter topic."""
-        RAW_IN.labels(msg.topic).inc()
+        counter = self._raw_in.get(msg.topic)
+        if counter is None:
+            counter = self._raw_in[msg.topic] = RAW_IN.labels(msg.topic)
+        counter.inc()
         ctx, payload = self.context(msg)
         event_key = f"event:{ctx.partner}:{ctx.event_id}"
         if store.get(event_key) is not None:
-            DUPLICATES.labels("event_id").inc()
+            self._dup_event.inc()
             return []
-        with _tracer.start_as_current_span("normalize", context=extract_context(msg.headers), kind=SpanKind.CONSUMER,
-                                           attributes={"messaging.source": msg.topic, "backbone.partner": ctx.partner,
-                                                       "backbone.format": ctx.format}):
+        with self._spans.consumer("normalize", msg.headers, {"messaging.source": msg.topic,
+                                                             "backbone.partner": ctx.partner,
+                                                             "backbone.format": ctx.format}) as span:
             records = self.parse(payload, ctx)
             deduper = Deduper(store)
             fresh = deduper.new_records(records)
-            DUPLICATES.labels("checkpoint").inc(len(records) - len(fresh))
-            outputs = [self._encode(rec, msg, ctx) for rec in fresh]
+            if len(records) > len(fresh):
+                self._dup_checkpoint.inc(len(records) - len(fresh))
+            trace_headers = span.headers() if fresh else []
+            outputs = [self._encode(rec, ctx, trace_headers) for rec in fresh]
             deduper.remember(fresh)
             store.set(event_key, "1")
         for rec in fresh:
@@ -139,18 +219,15 @@ class Pipeline:
                 UNKNOWN.labels(ctx.partner, ctx.format).inc()
         return outputs
 
-    def _encode(self, record: CanonicalRecord, msg: RawMessage, ctx: RawContext) -> Output:
-        topic, serde = self._serdes[type(record)]
+    def _encode(self, record: CanonicalRecord, ctx: RawContext, trace_headers: h.Headers) -> Output:
+        encoder = self._encoders[type(record)]
         value = record.to_avro()
         value["mapping_version"] = self.mapping_version
-        hdrs = inject_headers(h.encode({
-            h.CORRELATION_ID: ctx.correlation_id,
-            h.EVENT_ID: ctx.event_id,
-            h.MILESTONE_ID: record.milestone_id,
-            h.PARTNER: ctx.partner,
-        }))
-        NORMALIZED.labels(_KIND[type(record)]).inc()
-        return Output(topic, stream_key(record).encode(), serde.encode(value), hdrs, record)
+        # Same headers, same order as h.encode + inject_headers: values are never None here.
+        hdrs = [(h.CORRELATION_ID, ctx.correlation_id.encode()), (h.EVENT_ID, ctx.event_id.encode()),
+                (h.MILESTONE_ID, record.milestone_id.encode()), (h.PARTNER, ctx.partner.encode()), *trace_headers]
+        self._normalized[encoder.kind].inc()
+        return Output(encoder.topic, stream_key(record).encode(), encoder.encode(value), hdrs, record)
 
 
 def latency_ms(msg_timestamp_ms: int, now: float | None = None) -> float:

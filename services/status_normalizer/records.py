@@ -7,6 +7,7 @@ enum symbols as strings). ``milestone_id``, ``rank`` and the Kafka key fields ar
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,12 +44,14 @@ _SEP = "\x1f"  # unit separator: cannot appear in the JSON strings we key on by 
 
 
 def _require_aware(name: str, value: datetime | None) -> None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+    if value is not None and value.tzinfo is not UTC and (value.tzinfo is None or value.utcoffset() is None):
         raise ValueError(f"{name} must be timezone-aware")
 
 
 def _utc_text(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    # Parsers hand over UTC datetimes already: skip the conversion (same text either way).
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    return utc.isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +97,8 @@ class Location:
     description: str | None = None
 
     def key(self) -> str:
-        parts = (self.city, self.state, self.postal_code, self.country, self.description)
-        return "|".join((p or "").strip().casefold() for p in parts)
+        return "|".join([(p or "").strip().casefold()
+                         for p in (self.city, self.state, self.postal_code, self.country, self.description)])
 
     def to_avro(self) -> dict[str, Any]:
         return {
@@ -346,7 +349,19 @@ def dedupe_key(record: CanonicalRecord) -> tuple[str, ...]:
 
 def milestone_id_for(record: CanonicalRecord) -> str:
     """UUIDv5 of the dedupe key: a replay or a redelivery produces the same id."""
-    return str(uuid.uuid5(MILESTONE_NAMESPACE, _SEP.join(dedupe_key(record))))
+    return _uuid5_text(_SEP.join(dedupe_key(record)))
+
+
+_NAMESPACE_BYTES = MILESTONE_NAMESPACE.bytes
+
+
+def _uuid5_text(name: str) -> str:
+    """``str(uuid.uuid5(MILESTONE_NAMESPACE, name))`` without building a UUID object (runs per record)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def stream_key(record: CanonicalRecord) -> str:

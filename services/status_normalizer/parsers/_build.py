@@ -22,7 +22,7 @@ from services.status_normalizer.records import (
     ShipmentMilestone,
 )
 
-from ._json import Node
+from ._json import Node, PathRef
 
 __all__ = [
     "Builder",
@@ -81,16 +81,19 @@ def location_from(
 ) -> Location | None:
     if node is None:
         return None
-    postal_code = next((v for k in postal if (v := node.opt_text(k)) is not None), None)
-    country_code = next((v for k in country if (v := node.opt_text(k)) is not None), None)
-    loc = Location(
-        city=node.opt_text(city),
-        state=node.opt_text(state),
-        postal_code=postal_code,
-        country=mappings.geo.alpha2(country_code),
-        description=node.opt_text(description) if description else None,
-    )
-    return None if loc == Location() else loc
+    postal_code = country_code = None
+    for key in postal:  # first present key wins
+        if (postal_code := node.opt_text(key)) is not None:
+            break
+    for key in country:
+        if (country_code := node.opt_text(key)) is not None:
+            break
+    city_name, state_name = node.opt_text(city), node.opt_text(state)
+    alpha2 = mappings.geo.alpha2(country_code)
+    text = node.opt_text(description) if description else None
+    if city_name is None and state_name is None and postal_code is None and alpha2 is None and text is None:
+        return None
+    return Location(city=city_name, state=state_name, postal_code=postal_code, country=alpha2, description=text)
 
 
 def lines_from(
@@ -145,7 +148,7 @@ class Builder:
 
     def when(self, node: Node, key: str, hint: ZoneHint | None = None) -> Instant:
         vendor_zone = self.mappings.vendor(self.vendor).naive_time_zone
-        return parse_instant(node.raw(key), f"{node.path}.{key}", geo=self.mappings.geo, hint=hint,
+        return parse_instant(node.raw(key), PathRef(node, key), geo=self.mappings.geo, hint=hint,
                              vendor_zone=vendor_zone)
 
     def when_any(self, node: Node, keys: Sequence[str], hint: ZoneHint | None = None) -> Instant:

@@ -1,6 +1,8 @@
 """Typed, path-aware access to untrusted JSON: every wrong shape becomes a ParseError naming the path.
 
 Messages name the field and the expected type, never the value (values may be personal data).
+Paths (``$.msg.checkpoints[2]``) are built only when a message needs them: a node keeps its parent
+and key, so reading a payload costs no string formatting.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from services.status_normalizer.errors import ParseError
 
-__all__ = ["INT32_MAX", "Node", "load_json"]
+__all__ = ["INT32_MAX", "Node", "PathRef", "load_json"]
 
 INT32_MAX = 2**31 - 1
 
@@ -28,14 +30,38 @@ def load_json(payload: bytes) -> Node:
     return node
 
 
+class PathRef:
+    """``<node path>.<key>``, formatted when printed (timestamp parsers only need it for errors)."""
+
+    __slots__ = ("key", "node")
+
+    def __init__(self, node: Node, key: str) -> None:
+        self.node = node
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"{self.node.path}.{self.key}"
+
+
 class Node:
     """A JSON value and where it was found (``$.msg.checkpoints[2]``)."""
 
-    __slots__ = ("path", "value")
+    __slots__ = ("_key", "_parent", "_path", "value")
 
-    def __init__(self, value: Any, path: str) -> None:
+    def __init__(self, value: Any, path: str | None = None, parent: Node | None = None,
+                 key: str | int | None = None) -> None:
         self.value = value
-        self.path = path
+        self._path = path
+        self._parent = parent
+        self._key = key
+
+    @property
+    def path(self) -> str:
+        if self._path is None:
+            assert self._parent is not None
+            key = self._key
+            self._path = f"{self._parent.path}[{key}]" if isinstance(key, int) else f"{self._parent.path}.{key}"
+        return self._path
 
     @property
     def type_name(self) -> str:
@@ -51,7 +77,8 @@ class Node:
 
     def get(self, key: str) -> Node:
         """Child node (its value is None when missing)."""
-        return Node(self._expect_object().get(key), f"{self.path}.{key}")
+        obj = self.value if type(self.value) is dict else self._expect_object()
+        return Node(obj.get(key), None, self, key)
 
     def obj(self, key: str) -> Node:
         child = self.get(key)
@@ -71,7 +98,7 @@ class Node:
             return []
         if not isinstance(child.value, list):
             raise ParseError(f"{child.path}: expected an array, got {child.type_name}")
-        return [Node(v, f"{child.path}[{i}]") for i, v in enumerate(child.value)]
+        return [Node(v, None, child, i) for i, v in enumerate(child.value)]
 
     def text(self, key: str) -> str:
         value = self.opt_text(key)
@@ -81,7 +108,11 @@ class Node:
 
     def opt_text(self, key: str) -> str | None:
         """A string field; integer ids are accepted and turned into text (vendors mix both)."""
-        value = self._expect_object().get(key)
+        # The hot path of every parser: a dict holding a str (exact types, as json.loads makes them).
+        obj = self.value if type(self.value) is dict else self._expect_object()
+        value = obj.get(key)
+        if type(value) is str:
+            return value.strip() or None
         if value is None:
             return None
         if isinstance(value, bool):
@@ -143,4 +174,5 @@ class Node:
 
     def raw(self, key: str) -> Any:
         """The unvalidated value (for timestamps, which have their own parser)."""
-        return self._expect_object().get(key)
+        obj = self.value if type(self.value) is dict else self._expect_object()
+        return obj.get(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -125,3 +126,29 @@ async def test_unreachable_kafka_answers_503_never_2xx(
         assert batch.status == 503
         assert (await client.get("/healthz")).status == 200
         await asyncio.sleep(0)
+
+
+async def test_ndjson_batch_is_stored_line_by_line(
+    live_client: TestClient, stack_env: StackEndpoints, isolated_topics: IsolatedTopics
+) -> None:
+    event = json.loads(partner_fixture_bytes("generic_milestone.json"))
+    lines = [json.dumps(event | {"event_id": f"batch-{n}"}).encode() for n in range(250)]
+    lines[7] = b'{"event_id": "no-kind"}'
+    lines[99] = b"{broken"
+    body = b"\n".join(lines) + b"\n"
+    resp = await live_client.post(
+        "/v1/events",
+        data=body,
+        headers={"Authorization": f"Bearer {SECRETS['generic-tms']}", "Content-Type": "application/x-ndjson"},
+    )
+    answer = await resp.json()
+    assert resp.status == 202, answer
+    assert (answer["accepted"], answer["rejected"], answer["unavailable"]) == (248, 2, 0)
+    accepted = {r["event_id"] for r in answer["results"] if r["status"] == "accepted"}
+    records = read_topic(stack_env.kafka, stack_env.registry, isolated_topics.name("raw.carrier-tracking"), expect=248)
+    assert {r.value["event_id"] for r in records} == accepted
+    by_id = {r.value["event_id"]: r for r in records}
+    assert by_id["batch-0"].value["payload"] == lines[0]
+    assert all(r.value["correlation_id"] == answer["correlation_id"] for r in records)
+    # Every event of one tracking number shares the key, hence the partition (order per key).
+    assert len({(r.key, r.partition) for r in records}) == 1

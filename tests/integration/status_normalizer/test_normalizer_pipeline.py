@@ -139,7 +139,7 @@ def test_poison_record_goes_to_dlq_and_the_stream_moves_on(
         good_out = read_avro(
             stack_env.kafka, stack_env.registry, isolated_topics.name("canonical.shipment-milestones"), expect=5
         )
-        from confluent_kafka import Consumer
+        from confluent_kafka import Consumer, Message
 
         c = Consumer(
             {
@@ -149,7 +149,7 @@ def test_poison_record_goes_to_dlq_and_the_stream_moves_on(
             }
         )
         c.subscribe([isolated_topics.name("dlq.status_normalizer")])
-        dead = []
+        dead: list[Message] = []
         deadline = time.monotonic() + 30
         while not dead and time.monotonic() < deadline:
             msg = c.poll(0.5)
