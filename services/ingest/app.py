@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from backbone.aio import event_loop_factory
 from backbone.config import load
 from backbone.errors import ConfigError, SchemaError
 from backbone.logs import setup_logging
@@ -207,17 +208,9 @@ def run(host: str | None = None, port: int | None = None) -> None:
     logging.getLogger("aiohttp.server").addFilter(ClientProtocolErrorFilter())
     setup_tracing("ingest")
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(serve(cfg, host, port))
     except (ConfigError, SchemaError) as exc:
         log.error("ingest cannot start: %s", exc, extra={"error_class": type(exc).__name__})
         raise SystemExit(2) from None
 
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed (about a third more requests per core), else the standard loop."""
-    try:
-        import uvloop  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return None
-    return uvloop.new_event_loop

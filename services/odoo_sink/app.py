@@ -9,9 +9,9 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Callable
 
 from backbone import sink
+from backbone.aio import event_loop_factory
 from backbone.config import load
 from backbone.errors import ConfigError, SchemaError
 from backbone.logs import setup_logging
@@ -22,7 +22,7 @@ from services.odoo_sink.config import SHIPMENT_ROLE, OdooSinkConfig
 from services.odoo_sink.handlers import OdooHandler
 from services.odoo_sink.monitor import StaleShipmentsMonitor
 
-__all__ = ["event_loop_factory", "run", "serve"]
+__all__ = ["run", "serve"]
 
 log = logging.getLogger("services.odoo_sink")
 
@@ -74,11 +74,3 @@ def run(force_reapply: bool = False) -> None:
         log.error("odoo sink cannot start: %s", exc, extra={"error_class": type(exc).__name__})
         raise SystemExit(2) from None
 
-
-def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed (cheaper HTTP calls per core), else the standard loop."""
-    try:
-        import uvloop  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
