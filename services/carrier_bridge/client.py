@@ -19,10 +19,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import math
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
@@ -31,6 +28,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from backbone.errors import AuthenticationError, ConfigError, DeliveryError, RetryableError, TargetUnavailableError
+from backbone.http import parse_retry_after
 from services.carrier_bridge.errors import (
     CarrierNotFoundError,
     CarrierProtocolError,
@@ -46,23 +44,6 @@ __all__ = ["CarrierClient", "Pacer", "parse_retry_after"]
 PARTNER = "carrier"
 POSTAGE_EXISTS = "SHIPMENT.POSTAGE.EXISTS"
 T = TypeVar("T")
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delay-seconds or HTTP-date); None if absent/bad."""
-    if not value or not value.strip():
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class Pacer(Protocol):

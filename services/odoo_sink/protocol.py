@@ -9,10 +9,9 @@ named from Odoo's signature; methods not in the table may only take ids and keyw
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
+from backbone.http import parse_retry_after
 from services.odoo_sink.errors import OdooRequestError
 
 __all__ = ["JSON2_SIGNATURES", "json2_body", "parse_retry_after"]
@@ -62,19 +61,3 @@ def json2_body(model: str, method: str, args: Sequence[Any] = (),
                                    protocol="json2", model=model, method=method)
         body[key] = value
     return body
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date); None when absent or unreadable."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())

@@ -14,10 +14,8 @@ Example::
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -32,6 +30,7 @@ from backbone.errors import (
     RetryableError,
     TargetUnavailableError,
 )
+from backbone.http import parse_retry_after
 from services.wms_bridge.errors import (
     WmsConflictError,
     WmsNotFoundError,
@@ -45,23 +44,6 @@ __all__ = ["WmsClient", "parse_retry_after"]
 
 PARTNER = "wms"
 T = TypeVar("T")
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delay-seconds or HTTP-date); None if absent/bad."""
-    if not value or not value.strip():
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _translate(status: int, headers: CIMultiDictProxy[str], body: bytes, call: str) -> DeliveryError:
