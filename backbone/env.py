@@ -9,7 +9,9 @@ from __future__ import annotations
 __all__ = [
     "DATABASE_URL",
     "KAFKA_BOOTSTRAP_SERVERS",
+    "INGEST_DEMO_SECRETS",
     "ODOO_API_KEY",
+    "PARTNER_SECRETS_DIR",
     "PREFIX",
     "SCHEMA_REGISTRY_URL",
     "STACK_ENV_FILE",
@@ -24,7 +26,9 @@ DATABASE_URL = "DATABASE_URL"
 # Everything else is namespaced.
 PREFIX = "BACKBONE_"
 STACK_ENV_FILE = "BACKBONE_STACK_ENV"
-ODOO_API_KEY = "BACKBONE_ODOO_API_KEY"  # path of the stack.env to read when the three above are unset
+ODOO_API_KEY = "BACKBONE_ODOO_API_KEY"
+PARTNER_SECRETS_DIR = "BACKBONE_PARTNER_SECRETS_DIR"  # mounted secrets, one file per partner id
+INGEST_DEMO_SECRETS = "BACKBONE_INGEST_DEMO_SECRETS"  # local demo only: config/demo-secrets.yaml  # path of the stack.env to read when the three above are unset
 
 
 def partner_secret_var(partner_id: str) -> str:

@@ -14,6 +14,9 @@ Scenarios:
 Per core = events per CPU-second of the ingest process (all its threads, librdkafka included).
 Baseline = bare confluent-kafka produce of records of the same size, same run, same broker.
 
+``--private-broker`` runs everything (service and baseline) against a fresh single-node Kafka on
+its own ports instead of the shared stack broker. The shared broker of a busy test machine holds
+thousands of test topics and serves other benchmarks; a fresh one gives repeatable figures.
 ``--profile`` runs the service under pyinstrument for the webhook scenario and writes
 bench/results/ingest_profile.txt (the figures of a profiled run are not comparable).
 """
@@ -22,18 +25,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -390,9 +396,33 @@ def paced(server: Server, body: bytes, headers: dict[str, str], rate: int, secon
     }
 
 
-def run(seconds: int, profile: bool) -> dict[str, Any]:
-    bootstrap, registry = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["SCHEMA_REGISTRY_URL"]
+@contextlib.contextmanager
+def private_broker() -> Iterator[str]:
+    """A fresh single-node Kafka on free ports (data in a temp dir), stopped afterwards."""
+    from backbone.stack.components import KafkaBroker
+    from backbone.stack.process import stop, wait_until
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    os.environ["BACKBONE_STACK_KAFKA_PORT"] = str(port)  # read by KafkaBroker (controller on port + 1)
+    state = Path(tempfile.mkdtemp(prefix="ingest-bench-kafka-"))
+    broker = KafkaBroker(state)
+    broker.prepare()
+    pid = broker.start()
+    try:
+        wait_until(broker.ready, pid=pid, timeout=120, what="bench kafka", log=broker.log)
+        yield broker.bootstrap
+    finally:
+        stop(pid, timeout=20)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def run(seconds: int, profile: bool, bootstrap: str | None = None) -> dict[str, Any]:
+    bootstrap = bootstrap or os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    registry = os.environ["SCHEMA_REGISTRY_URL"]
     setup = prepare(bootstrap, registry)
+    setup.env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     record_size = 2_950  # a RawEvent of the EasyPost fixture (payload + envelope), Avro-encoded
     baseline = produce_baseline(bootstrap, n=100_000, size=record_size)
     signature = sign_easypost(setup.webhook, EASYPOST_SECRET)
@@ -487,6 +517,7 @@ def run(seconds: int, profile: bool) -> dict[str, Any]:
             "idempotent": True,
             "signature_verification": True,
             "linger_ms": 5,
+            "broker": "shared stack" if bootstrap == os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "private",
             "seconds_per_scenario": seconds,
             "server_cores": cores()[0] or "all",
             "note": "per core = events per CPU-second of the ingest process (all threads)",
@@ -498,8 +529,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=15, help="duration of each scenario")
     parser.add_argument("--profile", action="store_true", help="also profile the webhook scenario (pyinstrument)")
+    parser.add_argument("--private-broker", action="store_true", help="measure against a fresh private Kafka")
     args = parser.parse_args()
-    result = run(args.seconds, args.profile)
+    if args.private_broker:
+        with private_broker() as bootstrap:
+            result = run(args.seconds, args.profile, bootstrap)
+    else:
+        result = run(args.seconds, args.profile)
     path = write_result("ingest", result)
     from rich.console import Console
 

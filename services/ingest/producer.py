@@ -46,7 +46,7 @@ class RawProducer(Protocol):
         partition: int | None = None,
     ) -> asyncio.Future[Any]: ...
 
-    def healthy(self, timeout: float = 2.0) -> bool: ...
+    def healthy(self, timeout: float = 2.0, topic: str | None = None) -> bool: ...
 
     def flush(self, timeout: float = 10.0) -> int: ...
 
@@ -206,11 +206,16 @@ class BatchingProducer:
         self._thread.join(timeout=2)
         return remaining
 
-    def healthy(self, timeout: float = 2.0) -> bool:
+    def healthy(self, timeout: float = 2.0, topic: str | None = None) -> bool:
+        """Metadata round trip; with ``topic`` only that topic's metadata is fetched (a cluster may
+        hold thousands of topics) and the topic must exist."""
         try:
-            md = self._producer.list_topics(timeout=timeout)
+            md = self._producer.list_topics(topic, timeout=timeout)
         except KafkaException:
             return False
+        if topic is not None:
+            found = md.topics.get(topic)
+            return found is not None and found.error is None and bool(md.brokers)
         return bool(md.brokers)
 
 

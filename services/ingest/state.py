@@ -121,8 +121,8 @@ class IngestState:
         now = time.monotonic()
         if now - self._probe_at < self.cfg.readiness_cache_s:
             return self._probe_ok
-        producer = self.producer
-        ok = await asyncio.get_running_loop().run_in_executor(None, producer.healthy, 2.0)
+        producer, topic = self.producer, next(iter(self.topics.values()), None)
+        ok = await asyncio.get_running_loop().run_in_executor(None, producer.healthy, 2.0, topic)
         self._probe_at, self._probe_ok = time.monotonic(), ok
         if ok:
             self.health.mark_up()

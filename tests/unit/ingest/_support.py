@@ -169,7 +169,7 @@ class FakeProducer:
         loop.call_later(self.ack_delay_s, ack)
         return future
 
-    def healthy(self, timeout: float = 2.0) -> bool:
+    def healthy(self, timeout: float = 2.0, topic: str | None = None) -> bool:
         return self.healthy_answer
 
     def flush(self, timeout: float = 10.0) -> int:
