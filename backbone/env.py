@@ -8,8 +8,8 @@ from __future__ import annotations
 
 __all__ = [
     "DATABASE_URL",
-    "KAFKA_BOOTSTRAP_SERVERS",
     "INGEST_DEMO_SECRETS",
+    "KAFKA_BOOTSTRAP_SERVERS",
     "ODOO_API_KEY",
     "PARTNER_SECRETS_DIR",
     "PREFIX",
