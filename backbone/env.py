@@ -25,10 +25,10 @@ DATABASE_URL = "DATABASE_URL"
 
 # Everything else is namespaced.
 PREFIX = "BACKBONE_"
-STACK_ENV_FILE = "BACKBONE_STACK_ENV"
+STACK_ENV_FILE = "BACKBONE_STACK_ENV"  # path of the stack.env to read when the three above are unset
 ODOO_API_KEY = "BACKBONE_ODOO_API_KEY"
 PARTNER_SECRETS_DIR = "BACKBONE_PARTNER_SECRETS_DIR"  # mounted secrets, one file per partner id
-INGEST_DEMO_SECRETS = "BACKBONE_INGEST_DEMO_SECRETS"  # local demo only: config/demo-secrets.yaml  # path of the stack.env to read when the three above are unset
+INGEST_DEMO_SECRETS = "BACKBONE_INGEST_DEMO_SECRETS"  # local demo only: config/demo-secrets.yaml
 
 
 def partner_secret_var(partner_id: str) -> str:
