@@ -3,9 +3,11 @@ explicit KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY_URL / DATABASE_URL is exporte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,9 +68,13 @@ class IsolatedTopics:
 
 
 @pytest.fixture
-def isolated_topics(stack_env: StackEndpoints, tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch) -> IsolatedTopics:
+def isolated_topics(
+    stack_env: StackEndpoints, tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[IsolatedTopics]:
     """Every topic of topics.yaml under a unique name, created on the real broker, with schemas
-    registered; BACKBONE_TOPICS_FILE points services at it. Tests never share topics."""
+    registered; BACKBONE_TOPICS_FILE points services at it. Tests never share topics, and every topic
+    named with the suffix (including Faust changelogs) is deleted afterwards so a long-lived local
+    broker does not accumulate thousands of partitions."""
     from confluent_kafka.admin import AdminClient
 
     from backbone.config import repo_root
@@ -85,4 +91,9 @@ def isolated_topics(stack_env: StackEndpoints, tmp_path: Path, unique: str, monk
     apply_plan(admin, plan_topics(admin, catalog, replication=1))
     register_schemas(SchemaRegistry.connect(stack_env.registry), catalog)
     monkeypatch.setenv("BACKBONE_TOPICS_FILE", str(path))
-    return IsolatedTopics(path, unique)
+    yield IsolatedTopics(path, unique)
+    leftovers = [t for t in admin.list_topics(timeout=10).topics if unique in t]
+    if leftovers:
+        for future in admin.delete_topics(leftovers, operation_timeout=30).values():
+            with contextlib.suppress(Exception):  # cleanup only; a failure here must not fail the test
+                future.result(timeout=30)

@@ -61,3 +61,19 @@ def status(json_out: bool = typer.Option(False, "--json")) -> None:
         console.print(table)
     if not st.running:
         raise typer.Exit(1)
+
+
+@app.command()
+def reset(yes: bool = typer.Option(False, "--yes", help="Do not ask.")) -> None:
+    """Stop the stack and delete its data (Kafka log dirs, PostgreSQL data, normalizer state)."""
+    import shutil
+
+    from backbone.stack import Stack
+
+    stack = Stack()
+    if not yes:
+        typer.confirm(f"delete all local stack data under {stack.state}?", abort=True)
+    stack.down()
+    for name in ("kafka-data", "pgdata", "normalizer", "kafka"):
+        shutil.rmtree(stack.state / name, ignore_errors=True)
+    console.print("stack data deleted; `backbone stack up` starts from empty")
