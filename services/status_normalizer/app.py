@@ -25,9 +25,11 @@ import contextlib
 import gc
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+import uvloop
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, Histogram, generate_latest
 
 from backbone.config import load
@@ -38,6 +40,8 @@ from backbone.serialization import SchemaRegistry
 from backbone.telemetry import setup_tracing
 from backbone.topics import TopicSpec, load_topics
 from services.status_normalizer._delivery import DeliveryBatch
+from services.status_normalizer._faust_consumer import BatchDrainTransport
+from services.status_normalizer.commit_pipeline import CommitPipeline, InFlightWrites, PendingStore
 from services.status_normalizer.config import NormalizerConfig
 from services.status_normalizer.mapping import default_mappings
 from services.status_normalizer.parsers import parse
@@ -58,11 +62,24 @@ STATE_KEYS = Gauge("backbone_normalizer_state_keys", "Keys in the local dedupe s
 
 
 class NormalizerApp(faust.App):
-    """faust.App that also closes the confluent producer used for canonical output."""
+    """faust.App with a per-batch fetch loop, that also closes the confluent producer of canonical output."""
 
     output: AsyncProducer | None = None
+    commit_pipelines: list[CommitPipeline]
+
+    def _new_transport(self) -> Any:
+        return BatchDrainTransport(self.conf.broker_consumer, self)
 
     async def on_stop(self) -> None:
+        # Before the consumer's last commit: completed batches get their offsets committed.
+        for commits in list(getattr(self, "commit_pipelines", [])):
+            drained = False
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10.0):
+                    drained = await commits.drain()
+            if not drained:
+                log.warning("stopping with batches not acknowledged; they are re-read on restart")
+            await commits.close()
         await super().on_stop()
         if self.output is not None:
             self.output.close(10.0)
@@ -106,6 +123,7 @@ def create_app(cfg: NormalizerConfig | None = None) -> NormalizerApp:
         web_graph_enabled=False,
         web_tables_enabled=False,
     )
+    app.commit_pipelines = []
     state: dict[str, Any] = {}
 
     async def components() -> tuple[Pipeline, DeadLetterChannel, AsyncProducer]:
@@ -158,11 +176,16 @@ def _add_agent(app: NormalizerApp, cfg: NormalizerConfig, spec: TopicSpec, ttl_s
     store = TtlTableStore(table, ttl_seconds)
     writer = ChangelogWriter(table, store)
     channel = spec.role.removeprefix("raw.")
+    in_flight = InFlightWrites()
+    reads = PendingStore(in_flight, store)
 
     async def normalize(stream: Any) -> None:
         pipeline, dlq, producer = await components()
+        commits = CommitPipeline(cfg.commit_depth, on_error=_crash(app))
+        app.commit_pipelines.append(commits)
+        batch = _Batcher(pipeline, dlq, producer, reads, in_flight, writer, channel)
         async for events in stream.take_events(cfg.batch_max, within=cfg.batch_within):
-            await _process_batch(events, pipeline, dlq, producer, store, writer, channel)
+            await commits.submit(batch.process(events, stream))
 
     normalize.__name__ = f"normalize_{channel.replace('-', '_')}"
     app.agent(source, name=f"{cfg.app_id}.{normalize.__name__}")(normalize)
@@ -179,56 +202,90 @@ def _add_agent(app: NormalizerApp, cfg: NormalizerConfig, spec: TopicSpec, ttl_s
         STATE_KEYS.labels(table_name).set(sum(1 for _ in data))
 
 
-async def _process_batch(events: list[Any], pipeline: Pipeline, dlq: DeadLetterChannel, producer: AsyncProducer,
-                         table_store: TtlTableStore, writer: ChangelogWriter, channel: str) -> None:
-    BATCH.observe(len(events))
-    overlay = BatchOverlay(table_store)
-    per_event: list[tuple[int, dict[str, str]]] = []
-    loop = asyncio.get_running_loop()
-    delivery = DeliveryBatch(producer.producer, loop)
-    failed: list[tuple[RawMessage, BaseException]] = []
-    newest = None
-    for event in events:
-        msg = _message(event)
-        table_store.route(msg.partition)  # the table is co-partitioned with the raw topic
-        overlay.begin_event()
-        try:
-            produced = pipeline.normalize(msg, overlay)
-        except Exception as exc:  # one bad record never stops the stream: it goes to the DLQ
-            failed.append((msg, exc))
-            continue
-        if overlay.writes:
-            per_event.append((msg.partition, overlay.writes))
-        for out in produced:
-            delivery.send(out.topic, out.value, out.key, out.headers)
-            at = out.record.occurred_at
-            newest = at if newest is None or at > newest else newest
-    pending: list[asyncio.Future[Any]] = []
-    for bad, error in failed:
+def _crash(app: NormalizerApp) -> Callable[[BaseException], Awaitable[None]]:
+    async def crash(exc: BaseException) -> None:
+        log.error("commit failed, stopping the worker (unacked raw events are re-read on restart)",
+                  extra={"error_class": type(exc).__name__, "reason": str(exc)[:200]})
+        await app.crash(exc)
+
+    return crash
+
+
+class _Batcher:
+    """One agent's batches: computed and produced at once, completed later by the CommitPipeline."""
+
+    def __init__(self, pipeline: Pipeline, dlq: DeadLetterChannel, producer: AsyncProducer, reads: PendingStore,
+                 in_flight: InFlightWrites, writer: ChangelogWriter, channel: str) -> None:
+        self.pipeline = pipeline
+        self.dlq = dlq
+        self.producer = producer
+        self.reads = reads
+        self.in_flight = in_flight
+        self.writer = writer
+        self.channel = channel
+        self.seq = 0
+
+    def process(self, events: list[Any], stream: Any) -> Callable[[], Awaitable[None]]:
+        """Normalize and produce ``events`` now; return the completion that acks them."""
+        BATCH.observe(len(events))
+        self.seq += 1
+        seq = self.seq
+        overlay = BatchOverlay(self.reads)
+        per_event: list[tuple[int, dict[str, str]]] = []
+        loop = asyncio.get_running_loop()
+        delivery = DeliveryBatch(self.producer.producer, loop)
+        dead: list[asyncio.Future[Any]] = []
+        newest = None
+        for event in events:
+            # Held until the completion: take_events' own ack must not make the offset committable.
+            event.message.incref()
+            msg = _message(event)
+            self.reads.route(msg.partition)  # the table is co-partitioned with the raw topic
+            overlay.begin_event()
+            try:
+                produced = self.pipeline.normalize(msg, overlay)
+            except Exception as exc:  # one bad record never stops the stream: it goes to the DLQ
+                dead.append(self._dead_letter(msg, exc))
+                continue
+            if overlay.writes:
+                per_event.append((msg.partition, overlay.writes))
+                self.in_flight.add(seq, msg.partition, overlay.writes)
+            for out in produced:
+                delivery.send(out.topic, out.value, out.key, out.headers)
+                at = out.record.occurred_at
+                newest = at if newest is None or at > newest else newest
+
+        async def complete() -> None:
+            # Kafka acknowledges every output (and dead letter) before state and offsets move on.
+            await asyncio.gather(delivery.wait(), *dead)
+            now = time.time()
+            if per_event:
+                stamp = str(int(now))
+                for partition, writes in per_event:
+                    self.writer.add(partition, writes, stamp)
+                changelog = DeliveryBatch(self.producer.producer, loop)
+                self.writer.flush(changelog)
+                # Acknowledged before the raw events are acked: a table restored from the
+                # changelog never lacks a key whose raw event was committed.
+                await changelog.wait()
+                self.writer.persisted(changelog.offsets)
+                for partition, writes in per_event:
+                    self.in_flight.release(seq, partition, writes)
+            for event in events:
+                await stream.ack(event)
+                if event.message.timestamp:
+                    LATENCY.observe(max(0.0, now - event.message.timestamp))
+            if newest is not None:
+                EVENT_LAG.labels(self.channel).set(max(0.0, now - newest.timestamp()))
+
+        return complete
+
+    def _dead_letter(self, bad: RawMessage, error: BaseException) -> asyncio.Future[Any]:
         log.warning("dead-lettered raw event", extra={"topic": bad.topic, "error_class": type(error).__name__,
                                                       "reason": str(error)[:200]})
-        pending.append(asyncio.ensure_future(dlq.publish(
+        return asyncio.ensure_future(self.dlq.publish(
             bad.key, bad.value, bad.headers, error=error, stage="normalize",
-            origin=Origin(bad.topic, bad.partition, bad.offset))))
-    # Kafka must acknowledge every output (and dead letter) before state and offsets move on;
-    # if this raises, the worker crashes and the batch is re-read: duplicates, never losses.
-    await asyncio.gather(delivery.wait(), *pending)
-    now = time.time()
-    if per_event:
-        stamp = str(int(now))
-        for partition, writes in per_event:
-            writer.add(partition, writes, stamp)
-        changelog = DeliveryBatch(producer.producer, loop)
-        writer.flush(changelog)
-        # Acknowledged before Faust acks the raw events (when this returns): a table restored
-        # from the changelog never lacks a key whose raw event was committed.
-        await changelog.wait()
-        writer.persisted(changelog.offsets)
-    for event in events:
-        if event.message.timestamp:
-            LATENCY.observe(max(0.0, now - event.message.timestamp))
-    if newest is not None:
-        EVENT_LAG.labels(channel).set(max(0.0, now - newest.timestamp()))
+            origin=Origin(bad.topic, bad.partition, bad.offset)))
 
 
 def run() -> None:
@@ -237,6 +294,9 @@ def run() -> None:
     setup_logging("status_normalizer", cfg.log_level, cfg.log_format)
     setup_tracing("status_normalizer")
     cfg.datadir.mkdir(parents=True, exist_ok=True)
+    # uvloop before anything asks for a loop: Faust's own per-event machinery runs about a fifth
+    # cheaper on it (60 vs 74 µs per event measured with an agent that does nothing).
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     app = create_app(cfg)
     # Everything allocated so far lives as long as the process: keep it out of the cyclic GC, and
     # collect the young generation less often (each raw event allocates hundreds of objects).

@@ -25,6 +25,8 @@ class NormalizerConfig(BackboneConfig):
     dedupe_ttl_days: float = Field(default=30.0, gt=0, description="How long a seen checkpoint is remembered")
     batch_max: int = Field(default=1000, ge=1, description="Events per take_events batch")
     batch_within: float = Field(default=0.02, gt=0, description="Seconds to wait for a batch to fill")
+    commit_depth: int = Field(default=4, ge=1, description="Batches computed while earlier ones await their "
+                              "Kafka acknowledgements (their raw events stay unacked until then)")
     producer_linger_ms: int = 5
     auto_offset_reset: str = "earliest"
     store: str = Field(default="rocksdb://", description="Faust table store; memory:// for tests")
