@@ -1,7 +1,9 @@
 """SQL of :mod:`backbone.ledger`, kept apart so the ledger's logic reads in one screen.
 
 Statements are built from constants only: the schema is composed with ``psycopg.sql.Identifier``
-(``{s}``) and every value is a bound parameter. Batches pass column arrays to ``unnest``.
+(``{s}``) and every value is a bound parameter. A batch is one JSON array of row objects read by
+``json_to_recordset`` (one text parameter: psycopg's per-element array dumping cost about 14 us a
+row, orjson about 1 us).
 """
 
 from __future__ import annotations
@@ -30,14 +32,13 @@ _SOURCE = (
 )
 
 _INPUT = """
-    SELECT * FROM unnest(%(mids)s::text[], %(keys)s::text[], %(ranks)s::int[], %(topics)s::text[],
-                         %(partitions)s::int[], %(offsets)s::bigint[], %(cids)s::text[]{extra_arrays})
-        WITH ORDINALITY AS i(mid, key, rank, topic, part, off, cid{extra_names}, ord)
+    SELECT * FROM json_to_recordset(%(rows)s::json)
+        AS i(ord int, mid text, key text, rank int, topic text, part int, off bigint, cid text{extra})
 """
 
 # prev and st see the snapshot before the upsert: the caller learns what was there, atomically.
 CLAIM = f"""
-WITH input AS ({_INPUT.format(extra_arrays="", extra_names="")}
+WITH input AS ({_INPUT.format(extra="")}
 ), prev AS (
     SELECT l.milestone_id, l.status, l.attempts, l.error
     FROM {{s}}.sink_ledger AS l JOIN input AS i ON l.sink = %(sink)s AND l.milestone_id = i.mid
@@ -69,11 +70,7 @@ ON CONFLICT (sink, milestone_id) DO UPDATE
 
 FINISH = f"""
 WITH input AS ({
-    _INPUT.format(
-        extra_arrays=", %(statuss)s::text[], %(attemptss)s::int[], %(responses)s::text[], %(errors)s::text[], "
-        "%(new_ranks)s::int[]",
-        extra_names=", status, attempts, response, error, new_rank",
-    )
+    _INPUT.format(extra=", status text, attempts int, response text, error text, new_rank int")
 }
 ), l AS (
     INSERT INTO {{s}}.sink_ledger AS l ({_COLUMNS}, response, error, applied_at)

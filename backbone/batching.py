@@ -9,7 +9,7 @@ keeping submission order per key.
 
 Example::
 
-    async def write(rows: list[Row]) -> list[int]:      # one INSERT ... SELECT FROM unnest(...)
+    async def write(rows: list[Row]) -> list[int]:      # one multi-row INSERT ... SELECT
         ...
 
     batcher = MicroBatcher(write, max_batch=500, parallel=3, conflict_keys=lambda r: (r.id,))

@@ -23,7 +23,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -50,6 +50,7 @@ __all__ = [
 
 LedgerStatus = Literal["in_flight", "applied", "skipped", "skipped_stale", "dead_lettered", "failed"]
 FINAL_STATUSES: frozenset[str] = frozenset({"applied", "skipped", "skipped_stale", "dead_lettered"})
+_OUTCOME = ("status", "attempts", "response", "error", "new_rank")  # finish() columns beyond the record's
 _RESPONSE_LIMIT = 2000  # bytes of JSON kept per row: a summary, not the target's whole answer
 
 
@@ -135,17 +136,16 @@ def _transient(exc: BaseException) -> bool:
     )
 
 
-def _columns(recs: list[LedgerSubject]) -> dict[str, list[Any]]:
-    """Column arrays for ``unnest``: one multi-row statement per batch."""
-    return {
-        "mids": [r.milestone_id for r in recs],
-        "keys": [r.entity_key for r in recs],
-        "ranks": [r.rank for r in recs],
-        "topics": [r.topic for r in recs],
-        "partitions": [r.partition for r in recs],
-        "offsets": [r.offset for r in recs],
-        "cids": [r.correlation_id for r in recs],
-    }
+def _rows(recs: Sequence[LedgerSubject], extra: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """The batch as one JSON array for ``json_to_recordset``: one multi-row statement per batch."""
+    rows = []
+    for n, r in enumerate(recs):
+        row = {"ord": n + 1, "mid": r.milestone_id, "key": r.entity_key, "rank": r.rank, "topic": r.topic,
+               "part": r.partition, "off": r.offset, "cid": r.correlation_id}
+        if extra is not None:
+            row.update(extra[n])
+        rows.append(row)
+    return orjson.dumps(rows).decode()
 
 
 def _claim_keys(rec: LedgerSubject) -> tuple[str]:
@@ -263,7 +263,7 @@ class Ledger:
         return await (self._force_claims if force else self._claims).submit(rec)
 
     async def _claim_batch(self, recs: list[LedgerSubject], *, force: bool) -> list[Claim]:
-        params: dict[str, Any] = {"sink": self.sink, "force": force, **_columns(recs)}
+        params: dict[str, Any] = {"sink": self.sink, "force": force, "rows": _rows(recs)}
         rows = await self._execute(self._claim, params)
         return [
             Claim(status, int(attempts or 0), error, rank, bool(claimed))
@@ -300,9 +300,8 @@ class Ledger:
         )
 
     async def _finish_batch(self, items: list[dict[str, Any]]) -> list[None]:
-        params: dict[str, Any] = {"sink": self.sink, **_columns([item["rec"] for item in items])}
-        for name in ("status", "attempts", "response", "error", "new_rank"):
-            params[f"{name}s"] = [item[name] for item in items]
+        outcomes = [{name: item[name] for name in _OUTCOME} for item in items]
+        params: dict[str, Any] = {"sink": self.sink, "rows": _rows([item["rec"] for item in items], outcomes)}
         await self._execute(self._finish, params)
         return [None] * len(items)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -43,6 +44,7 @@ from confluent_kafka.admin import AdminClient
 from psycopg import sql
 from pydantic import SecretStr
 
+from backbone.aio import event_loop_factory
 from backbone.config import load, repo_root
 from backbone.kafka import AsyncProducer, producer_config
 from backbone.ledger import Claim, Ledger, LedgerStatus, LedgerSubject
@@ -50,10 +52,10 @@ from backbone.schema_registry_ops import register_schemas
 from backbone.serialization import AvroSerde, SchemaRegistry
 from backbone.shutdown import GracefulShutdown
 from backbone.sink import SinkRuntime
+from backbone.telemetry import setup_tracing
 from backbone.topic_admin import apply_plan, plan_topics
 from backbone.topics import load_topics
 from bench.harness import Measure, percentiles, write_result
-from services.odoo_sink.app import event_loop_factory
 from services.odoo_sink.client import make_client
 from services.odoo_sink.config import OdooSinkConfig
 from services.odoo_sink.connection import OdooConnectionConfig
@@ -118,8 +120,24 @@ def make_topics(stack: OdooSinkConfig, workdir: Path) -> Path:
     return path
 
 
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of ``pid`` onto ``cpus`` (threads started later inherit their creator's mask)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(tid), cpus)
+
+
+def affinity_plan(enabled: bool) -> tuple[set[int], set[int]] | None:
+    """(sink cpus, simulator cpus): the simulator stands in for a remote Odoo, so on a small machine
+    it gets a core of its own instead of taking turns with the sink. None when off or one core."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not enabled or len(cpus) < 2:
+        return None
+    return set(cpus[:-1]), {cpus[-1]}
+
+
 @contextmanager
-def simulator(log: Path) -> Iterator[tuple[str, int]]:
+def simulator(log: Path, cpus: set[int] | None = None) -> Iterator[tuple[str, int]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -127,6 +145,8 @@ def simulator(log: Path) -> Iterator[tuple[str, int]]:
         proc = subprocess.Popen([sys.executable, "-m", "simulators.odoo", "--port", str(port), "--delivery-state"],
                                 env={**os.environ, "BACKBONE_ODOO_API_KEY": KEY}, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+    if cpus is not None:
+        os.sched_setaffinity(proc.pid, cpus)  # before it starts threads: they inherit the mask
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -303,7 +323,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     schema = f"obench_{uuid.uuid4().hex[:8]}"
     shipments = max(1, args.events // len(CODES))
     scenarios: dict[str, Any] = {}
-    with simulator(workdir / "odoo-sim.log") as (url, sim_pid):
+    plan_cpus = affinity_plan(args.pin)
+    if plan_cpus is not None:
+        pin(os.getpid(), plan_cpus[0])
+    if args.tracing:
+        setup_tracing("odoo_sink")  # what `backbone odoo-sink` does: SDK spans, exported only with OTLP set
+    settings = {"affinity": {"sink": sorted(plan_cpus[0]), "simulator": sorted(plan_cpus[1])} if plan_cpus else None,
+                "tracing": "sdk" if args.tracing else "off (no TracerProvider: no-op spans)"}
+    with simulator(workdir / "odoo-sim.log", plan_cpus[1] if plan_cpus else None) as (url, sim_pid):
         plan = [
             ("ledger_5ms", {"delay_ms": 5, "memory": False}),
             ("memory_ledger_5ms", {"delay_ms": 5, "memory": True}),
@@ -317,6 +344,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             kwargs = {"concurrency": args.concurrency, **opts}
             scenarios[name] = await run_scenario(base, workdir, url, sim_pid, shipments=shipments, per=len(CODES),
                                                  schema=schema, **kwargs)
+            scenarios[name].update(settings)
             print(f"{name}: {scenarios[name]['events_per_s']}/s, {scenarios[name]['events_per_cpu_s']}/cpu-s")
         # At the asked rate, and at half of it (latency without queueing, when the rate is near capacity).
         for name, rate in (("paced_5ms", args.rate), ("paced_5ms_half_rate", args.rate / 2)):
@@ -326,6 +354,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             scenarios[name] = await run_scenario(base, workdir, url, sim_pid, delay_ms=5, shipments=paced_shipments,
                                                  per=len(CODES), concurrency=args.concurrency, schema=schema,
                                                  memory=False, rate=rate)
+            scenarios[name].update(settings)
             print(f"{name}: {scenarios[name]['latency_ms']}")
     async with await psycopg.AsyncConnection.connect(base.database_url.get_secret_value(), autocommit=True) as conn:
         await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
@@ -356,6 +385,9 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--paced-seconds", type=float, default=10.0)
     parser.add_argument("--only", nargs="*", help="scenario names to run")
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True,
+                        help="simulator on the last core, the sink on the others (default on)")
+    parser.add_argument("--tracing", action="store_true", help="install the SDK TracerProvider as the service does")
     arguments = parser.parse_args()
     # The event loop the service runs on (uvloop when installed), so the figures are the service's.
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol, Self
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 from opentelemetry import propagate, trace
 
 from backbone.logs import current_correlation_id
@@ -35,6 +36,15 @@ from services.odoo_sink.protocol import json2_body, parse_retry_after
 __all__ = ["Json2Client", "JsonRpcClient", "OdooClient", "make_client"]
 
 _UNREADABLE = object()
+
+
+def _dumps(payload: Any) -> bytes:
+    """orjson (a sixth of the sink's CPU went to the standard encoder); the standard one for what
+    orjson refuses (ints beyond 64 bits, non-string keys)."""
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return json.dumps(payload).encode()
 
 
 class OdooClient(Protocol):
@@ -75,6 +85,7 @@ class _HttpClient:
         self._timeout = aiohttp.ClientTimeout(total=config.total_timeout_s, connect=config.connect_timeout_s,
                                               sock_read=config.read_timeout_s)
         self.uid: int | None = None
+        self._tracer = tracer("services.odoo_sink")
 
     async def __aenter__(self) -> Self:
         return self
@@ -106,7 +117,7 @@ class _HttpClient:
                     method: str) -> _Answer:
         url = f"{self._base}{path}"
         try:
-            async with self._http().post(url, data=json.dumps(payload), headers=headers,
+            async with self._http().post(url, data=_dumps(payload), headers=headers,
                                          timeout=self._timeout) as response:
                 raw = await response.read()
                 status, retry_after = response.status, parse_retry_after(response.headers.get("Retry-After"))
@@ -117,7 +128,7 @@ class _HttpClient:
             raise OdooUnavailableError(f"Odoo unreachable: {type(exc).__name__}: {exc}",
                                        protocol=self.protocol, model=model, method=method) from exc
         try:
-            body: Any = json.loads(raw) if raw.strip() else None
+            body: Any = orjson.loads(raw) if raw.strip() else None
         except ValueError:
             body = _UNREADABLE
         return _Answer(status, body, retry_after, raw[:200].decode("utf-8", "replace"))
@@ -126,7 +137,7 @@ class _HttpClient:
                    kwargs: Mapping[str, Any] | None = None) -> Any:
         attributes = {"rpc.system": "odoo", "rpc.service": model, "rpc.method": method,
                       "odoo.protocol": self.protocol}
-        with tracer("services.odoo_sink").start_as_current_span(
+        with self._tracer.start_as_current_span(
             f"odoo {model}.{method}", kind=trace.SpanKind.CLIENT, attributes=attributes,
         ):  # the span records and re-raises the error with its status
             return await self._call(model, method, args, kwargs)
@@ -159,8 +170,10 @@ class JsonRpcClient(_HttpClient):
 
     async def _call(self, model: str, method: str, args: Sequence[Any],
                     kwargs: Mapping[str, Any] | None) -> Any:
-        async with self._auth_lock:  # one login even when many calls start together
-            uid = self.uid or await self.authenticate()
+        uid = self.uid
+        if uid is None:
+            async with self._auth_lock:  # one login even when many calls start together
+                uid = self.uid or await self.authenticate()
         params = [self.config.database, uid, self._key, model, method, list(args), dict(kwargs or {})]
         try:
             return await self._rpc("object", "execute_kw", params, model=model, method=method)

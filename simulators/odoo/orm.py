@@ -87,10 +87,30 @@ def _sorted(env: Env, ids: list[int], order: str | None) -> list[int]:
     return result
 
 
+def _narrowed(env: Env, domain: Any) -> list[int] | None:
+    """Candidate ids from the char-field index when the domain is a plain AND of leaves with one
+    ``field = "text"`` leaf (what integrations send: a tracking number, an order reference)."""
+    if not isinstance(domain, list) or not domain:
+        return None
+    best: list[int] | None = None
+    for leaf in domain:
+        if not isinstance(leaf, (list, tuple)):
+            return None  # prefix operators: evaluate the whole domain on every record
+        if (len(leaf) == 3 and isinstance(leaf[0], str) and "." not in leaf[0] and leaf[1] == "="
+                and isinstance(leaf[2], str) and leaf[2]):
+            found = env.store.candidates(env.model, leaf[0], leaf[2])
+            if found is not None and (best is None or len(found) < len(best)):
+                best = found
+    return best
+
+
 def _search_ids(env: Env, domain: Any, offset: int = 0, limit: int | None = None,
                 order: str | None = None) -> list[int]:
     predicate = compile_domain(domain, _Resolver(env.store, env.model))
-    found = _sorted(env, [i for i in env.store.ids(env.model) if predicate(i)], order)
+    candidates = _narrowed(env, domain)
+    if candidates is None:
+        candidates = env.store.ids(env.model)
+    found = _sorted(env, [i for i in candidates if predicate(i)], order)
     return found[offset : offset + limit if limit else None]
 
 

@@ -18,10 +18,20 @@ __all__ = ["DATETIME_FORMAT", "Store"]
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_FORMAT = "%Y-%m-%d"
+_SCALARS = (str, int, float, type(None))  # immutable values need no defensive copy
 
 
 def _invalid_field(name: str, model: str) -> PythonError:
     return PythonError("ValueError", f"Invalid field {name!r} on model {model!r}")
+
+
+def _unindex(index: dict[str, set[int]], value: Any, rec_id: int) -> None:
+    if isinstance(value, str):
+        ids = index.get(value)
+        if ids is not None:
+            ids.discard(rec_id)
+            if not ids:
+                del index[value]
 
 
 class Store:
@@ -32,18 +42,28 @@ class Store:
         self.records: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in MODELS}
         self._next_id: dict[str, int] = dict.fromkeys(MODELS, 1)
         self._sequences: dict[str, int] = {}
+        # Per-call hot path: the active fields of a model for the installed modules, computed once.
+        self._fields: dict[tuple[str, frozenset[str]], dict[str, Field]] = {}
+        # Equality index on char fields, built on first use and kept by ``write``. It only narrows
+        # the candidates of a search: the domain is still evaluated on each, so an entry left stale
+        # by a direct edit or a deletion can never produce a wrong answer.
+        self._index: dict[tuple[str, str], dict[str, set[int]]] = {}
 
     # --- schema -----------------------------------------------------------------------------
     def model(self, name: str) -> ModelDef:
         return MODELS[name]
 
     def fields(self, model: str) -> dict[str, Field]:
-        """Fields of the model with its optional modules filtered by what is installed."""
-        return {
-            name: f
-            for name, f in MODELS[model].fields.items()
-            if f.module is None or f.module in self.modules
-        }
+        """Fields of the model with its optional modules filtered by what is installed (do not mutate)."""
+        key = (model, frozenset(self.modules))
+        found = self._fields.get(key)
+        if found is None:
+            found = self._fields[key] = {
+                name: f
+                for name, f in MODELS[model].fields.items()
+                if f.module is None or f.module in self.modules
+            }
+        return found
 
     def field(self, model: str, name: str) -> Field:
         found = self.fields(model).get(name)
@@ -77,7 +97,8 @@ class Store:
         record: dict[str, Any] = {"id": rec_id}
         for name, f in self.fields(model).items():
             if f.stored:
-                record[name] = copy.deepcopy(f.default)
+                default = f.default
+                record[name] = default if isinstance(default, _SCALARS) else copy.deepcopy(default)
         self.records[model][rec_id] = record
         try:
             self.write(model, [rec_id], vals)
@@ -105,8 +126,15 @@ class Store:
                     self._o2m_commands(model, rec_id, name, f, value)
                 continue
             converted = self._convert(model, name, f, value)
+            index = self._index.get((model, name))
             for rec_id in ids:
-                self.records[model][rec_id][name] = copy.deepcopy(converted)
+                record = self.records[model][rec_id]
+                if index is not None:
+                    _unindex(index, record.get(name), rec_id)
+                    if isinstance(converted, str):
+                        index.setdefault(converted, set()).add(rec_id)
+                # scalars are immutable: only containers need a private copy per record
+                record[name] = converted if isinstance(converted, _SCALARS) else copy.deepcopy(converted)
 
     def _convert(self, model: str, name: str, f: Field, value: Any) -> Any:
         if value is False or value is None:
@@ -160,6 +188,21 @@ class Store:
                 self.write(f.relation, [command[1]], command[2])
             else:
                 raise PythonError("ValueError", f"Unsupported x2many command {command!r} on {model}.{name}")
+
+    def candidates(self, model: str, name: str, value: str) -> list[int] | None:
+        """Ids whose char field ``name`` may equal ``value`` (sorted), or None when not indexable."""
+        f = self.fields(model).get(name)
+        if f is None or f.type != "char" or f.related is not None:
+            return None
+        index = self._index.get((model, name))
+        if index is None:
+            index = self._index[(model, name)] = {}
+            for rec_id, record in self.records[model].items():
+                current = record.get(name)
+                if isinstance(current, str):
+                    index.setdefault(current, set()).add(rec_id)
+        records = self.records[model]
+        return sorted(i for i in index.get(value, ()) if i in records)
 
     # --- reading ----------------------------------------------------------------------------
     def children(self, f: Field, rec_id: int) -> list[int]:
