@@ -26,9 +26,30 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 __all__ = ["BatchDrainConsumer", "BatchDrainTransport"]
 
+# Faust leaves aiokafka's fetch.min.bytes at 1: at a few hundred events/s every fetch returned one
+# or two records, and each fetch costs a cross-thread getmany plus pure-Python protocol decoding
+# (930 µs of CPU per event at 500 events/s, against 260 µs under a backlog). Waiting for 64 KiB or
+# 25 ms, whichever comes first, turns a trickle into batches for at most 25 ms of latency.
+FETCH_MIN_BYTES = 64 * 1024
+FETCH_MAX_WAIT_MS = 25
+
+
+class BatchFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's aiokafka consumer thread with fetches that wait for a batch (see FETCH_MIN_BYTES)."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Read by AIOKafkaConsumer.start() when it builds its Fetcher; Faust passes neither.
+        consumer._fetch_min_bytes = FETCH_MIN_BYTES
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
 
 class BatchDrainConsumer(faust_aiokafka.Consumer):
     """aiokafka-based Faust consumer whose fetch loop delivers each ``getmany`` result as one batch."""
+
+    def _new_consumer_thread(self) -> Any:
+        return BatchFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - runs inside a worker
         callback = self.callback
