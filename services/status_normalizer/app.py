@@ -185,7 +185,11 @@ def _add_agent(app: NormalizerApp, cfg: NormalizerConfig, spec: TopicSpec, ttl_s
         app.commit_pipelines.append(commits)
         batch = _Batcher(pipeline, dlq, producer, reads, in_flight, writer, channel)
         async for events in stream.take_events(cfg.batch_max, within=cfg.batch_within):
-            await commits.submit(batch.process(events, stream))
+            completion = batch.process(events, stream)
+            if cfg.commit_depth:
+                await commits.submit(completion)
+            else:
+                await completion()  # no pipelining: the batch is complete before the next is read
 
     normalize.__name__ = f"normalize_{channel.replace('-', '_')}"
     app.agent(source, name=f"{cfg.app_id}.{normalize.__name__}")(normalize)

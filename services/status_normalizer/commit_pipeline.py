@@ -14,6 +14,14 @@ the next iteration does not make their offsets committable; the completion relea
 
 A failed completion stops the worker (``on_error``): nothing after it is acked, so a restart
 re-reads from the last committed offset. Duplicates, never losses.
+
+Opt-in (``BACKBONE_NORMALIZER_COMMIT_DEPTH`` > 0; the default 0 completes each batch before the
+next). Measured at 2,000 events/s it cut p50/p99 from 128/341 to 57/228 ms with 20 ms batches,
+but in one of seven SIGKILL test runs with depth 4 the records re-emitted after the restart
+differed from their first copies in ``out_of_order``: the restored state held a later checkpoint's
+``latest`` time without an earlier checkpoint's ``seen`` key. Nothing was lost and the cause is not
+found yet, so it stays off until it is; shorter batches and linger (the defaults) already bring
+p99 under 100 ms.
 """
 
 from __future__ import annotations

@@ -24,9 +24,11 @@ class NormalizerConfig(BackboneConfig):
     web_port: int = 6066
     dedupe_ttl_days: float = Field(default=30.0, gt=0, description="How long a seen checkpoint is remembered")
     batch_max: int = Field(default=1000, ge=1, description="Events per take_events batch")
-    batch_within: float = Field(default=0.02, gt=0, description="Seconds to wait for a batch to fill")
-    commit_depth: int = Field(default=4, ge=1, description="Batches computed while earlier ones await their "
-                              "Kafka acknowledgements (their raw events stay unacked until then)")
-    producer_linger_ms: int = 5
+    batch_within: float = Field(default=0.005, gt=0, description="Seconds to wait for a batch to fill (latency "
+                                 "bound at low rates; under load batches fill to batch_max first)")
+    commit_depth: int = Field(default=0, ge=0, description="Batches computed while earlier ones await their "
+                              "Kafka acknowledgements (their raw events stay unacked until then); 0 = none")
+    producer_linger_ms: int = Field(default=1, ge=0, description="linger.ms of the canonical/changelog producer: "
+                                    "each batch waits for two acknowledgements in a row")
     auto_offset_reset: str = "earliest"
     store: str = Field(default="rocksdb://", description="Faust table store; memory:// for tests")

@@ -44,6 +44,10 @@ def _seen_key(record: CanonicalRecord) -> str:
     return f"seen:{record.milestone_id}"
 
 
+def _seen_id_key(milestone_id: str) -> str:
+    return f"seen:{milestone_id}"
+
+
 def _latest_key(record: CanonicalRecord) -> str:
     return f"latest:{type(record).__name__}:{stream_key(record)}"
 
@@ -59,6 +63,10 @@ def _packages(text: str | None) -> set[int]:
 class Deduper:
     def __init__(self, store: StateStore) -> None:
         self._store = store
+
+    def published(self, milestone_id: str) -> bool:
+        """Whether a record with this id was published (``new_records`` drops such records)."""
+        return self._store.get(_seen_id_key(milestone_id)) is not None
 
     def new_records(self, records: Iterable[CanonicalRecord]) -> list[CanonicalRecord]:
         """Records not published before, oldest first, with ``out_of_order`` and ``fully_shipped`` set.
@@ -92,7 +100,10 @@ class Deduper:
             return record
         done = shipped.setdefault(record.order_ref, _packages(self._store.get(_packages_key(record.order_ref))))
         done.add(record.package_number)
-        if done >= set(range(1, record.total_packages + 1)) and not record.fully_shipped:
+        # Counted, not compared with set(range(...)): total_packages comes from the partner, and a
+        # "1/999999999" package ref must not allocate a billion-element set.
+        total = record.total_packages
+        if sum(1 for p in done if 1 <= p <= total) == total and not record.fully_shipped:
             record = dataclasses.replace(record, fully_shipped=True)
         return record
 

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -61,6 +61,7 @@ _TABLE_KEYS = frozenset({"kind", "known_values", "map"})
 _VENDOR_KEYS = frozenset({"vendor", "source", "tables", "naive_time_zone", "dominant_statuses", "strip_prefixes"})
 _SLUG = re.compile(r"[^a-z0-9]+")
 _CODE = re.compile(r"[a-z0-9_]+")
+_RESOLVE_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,11 @@ class MappingSet:
     carriers: Mapping[str, str]  # squashed alias -> carrier code
     geo: Geo
     version: str
+    # resolve() is pure: vendor statuses repeat endlessly, so answers are kept (bounded: values are
+    # vendor input). Not part of the value of the set.
+    _resolved: dict[tuple[str, tuple[tuple[str, str | None], ...]], Resolution] = field(
+        default_factory=dict, compare=False, repr=False)
+    _carrier_codes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def vendor(self, name: str) -> VendorMapping:
         try:
@@ -129,6 +135,16 @@ class MappingSet:
 
     def resolve(self, vendor: str, chain: Sequence[tuple[str, str | None]]) -> Resolution:
         """Look values up finest first; unknown or DEFER values fall through to the next field."""
+        key = (vendor, tuple(chain))
+        hit = self._resolved.get(key)
+        if hit is None:
+            hit = self._resolve(vendor, chain)
+            if len(self._resolved) >= _RESOLVE_CACHE:
+                self._resolved.clear()
+            self._resolved[key] = hit
+        return hit
+
+    def _resolve(self, vendor: str, chain: Sequence[tuple[str, str | None]]) -> Resolution:
         vm = self.vendor(vendor)
         for table_name, value in chain:
             if value is None:
@@ -143,8 +159,13 @@ class MappingSet:
 
     def normalize_carrier(self, raw: str) -> str:
         """Lower-case carrier code; an unlisted carrier becomes a slug of its name, never an error."""
-        squashed = _squash(raw)
-        return self.carriers.get(squashed) or _SLUG.sub("_", raw.strip().casefold()).strip("_")
+        code = self._carrier_codes.get(raw)
+        if code is None:
+            code = self.carriers.get(_squash(raw)) or _SLUG.sub("_", raw.strip().casefold()).strip("_")
+            if len(self._carrier_codes) >= _RESOLVE_CACHE:
+                self._carrier_codes.clear()
+            self._carrier_codes[raw] = code
+        return code
 
 
 def _squash(text: str) -> str:

@@ -32,10 +32,13 @@ __all__ = [
     "OrderMilestone",
     "RawContext",
     "RawRef",
+    "ShipmentIds",
     "ShipmentMilestone",
     "dedupe_key",
     "milestone_id_for",
+    "shipment_dedupe_key",
     "stream_key",
+    "utc_text",
 ]
 
 # Fixed forever: changing it changes every milestone id ever published.
@@ -48,7 +51,8 @@ def _require_aware(name: str, value: datetime | None) -> None:
         raise ValueError(f"{name} must be timezone-aware")
 
 
-def _utc_text(value: datetime) -> str:
+def utc_text(value: datetime) -> str:
+    """The time as dedupe keys write it (UTC, microseconds)."""
     # Parsers hand over UTC datetimes already: skip the conversion (same text either way).
     utc = value if value.tzinfo is UTC else value.astimezone(UTC)
     return utc.isoformat(timespec="microseconds")
@@ -337,14 +341,38 @@ def dedupe_key(record: CanonicalRecord) -> tuple[str, ...]:
     two platforms) is one fact.
     """
     if isinstance(record, ShipmentMilestone):
-        where = record.location.key() if record.location is not None else ""
-        return ("shipment", record.carrier, record.tracking_number, _utc_text(record.occurred_at),
-                str(record.code), where)
+        return shipment_dedupe_key(record.carrier, record.tracking_number, record.occurred_at, record.code,
+                                   record.location)
     if isinstance(record, OrderMilestone):
         package = "" if record.package_number is None else str(record.package_number)
-        return ("order", record.order_ref, str(record.code), package, _utc_text(record.occurred_at))
-    return ("inventory", record.warehouse, record.sku, str(record.kind), _utc_text(record.occurred_at),
+        return ("order", record.order_ref, str(record.code), package, utc_text(record.occurred_at))
+    return ("inventory", record.warehouse, record.sku, str(record.kind), utc_text(record.occurred_at),
             _number(record.quantity), _number(record.delta), record.lot or "")
+
+
+def shipment_dedupe_key(carrier: str, tracking_number: str, occurred_at: datetime, code: str,
+                        location: Location | None) -> tuple[str, ...]:
+    """``dedupe_key`` of a ShipmentMilestone with these fields."""
+    where = location.key() if location is not None else ""
+    return ("shipment", carrier, tracking_number, utc_text(occurred_at), str(code), where)
+
+
+class ShipmentIds:
+    """Milestone ids of many checkpoints of one shipment, as ``milestone_id_for`` computes them: the
+    hash of the shared prefix (namespace, kind, carrier, tracking number) is computed once and copied."""
+
+    __slots__ = ("_prefix",)
+
+    def __init__(self, carrier: str, tracking_number: str) -> None:
+        self._prefix = hashlib.sha1(_NAMESPACE_BYTES + _SEP.join(("shipment", carrier, tracking_number, "")).encode(),
+                                    usedforsecurity=False)
+
+    def milestone_id(self, occurred: str, code: str, location_key: str) -> str:
+        """Id of the checkpoint at ``occurred`` (``utc_text`` of occurred_at) with ``code`` and
+        ``Location.key()`` (or "")."""
+        digest = self._prefix.copy()
+        digest.update(_SEP.join((occurred, code, location_key)).encode())
+        return _uuid5_format(digest.hexdigest())
 
 
 def milestone_id_for(record: CanonicalRecord) -> str:
@@ -357,11 +385,16 @@ _NAMESPACE_BYTES = MILESTONE_NAMESPACE.bytes
 
 def _uuid5_text(name: str) -> str:
     """``str(uuid.uuid5(MILESTONE_NAMESPACE, name))`` without building a UUID object (runs per record)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return _uuid5_format(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).hexdigest())
+
+
+def _uuid5_format(h: str) -> str:
+    """RFC 4122 text of a name-based SHA-1 UUID (version 5) from the hex SHA-1 of namespace + name."""
+    # version nibble -> 5; variant: the two top bits of the 17th hex digit -> 10
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 0x3] for c in "0123456789abcdef"}
 
 
 def stream_key(record: CanonicalRecord) -> str:

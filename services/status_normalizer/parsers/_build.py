@@ -6,11 +6,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from backbone.canonical import ExceptionReason, InventoryKind, OrderCode, ShipmentCode
 from services.status_normalizer._time import Instant, ZoneHint, parse_instant
 from services.status_normalizer.errors import ParseError
-from services.status_normalizer.mapping import MappingSet, Resolution, default_mappings
+from services.status_normalizer.mapping import Geo, MappingSet, Resolution, default_mappings
 from services.status_normalizer.records import (
     Address,
     CanonicalRecord,
@@ -69,6 +70,13 @@ def package_label(node: Node, key: str) -> int | None:
     return node.opt_int(key, minimum=0)
 
 
+# location_from is pure given the raw field values and the geo tables, and a carrier reports the
+# same few facilities over and over: results for plain string/null fields are kept (bounded).
+_LOCATIONS: dict[tuple[Any, ...], Location | None] = {}
+_LOCATIONS_GEO: list[Geo] = []  # the tables the kept results were computed with
+_LOCATION_CACHE = 4096
+
+
 def location_from(
     node: Node | None,
     mappings: MappingSet,
@@ -81,6 +89,30 @@ def location_from(
 ) -> Location | None:
     if node is None:
         return None
+    obj = node.value
+    if type(obj) is not dict:
+        return _location_from(node, mappings, city, state, postal, country, description)
+    values = (obj.get(city), obj.get(state), *[obj.get(k) for k in postal], *[obj.get(k) for k in country],
+              obj.get(description) if description else None)
+    if not all(v is None or type(v) is str for v in values):
+        return _location_from(node, mappings, city, state, postal, country, description)
+    if not _LOCATIONS_GEO or _LOCATIONS_GEO[0] is not mappings.geo:
+        _LOCATIONS.clear()
+        _LOCATIONS_GEO[:] = [mappings.geo]
+    key = (city, state, tuple(postal), tuple(country), description, values)
+    try:
+        return _LOCATIONS[key]
+    except KeyError:
+        pass
+    location = _location_from(node, mappings, city, state, postal, country, description)
+    if len(_LOCATIONS) >= _LOCATION_CACHE:
+        _LOCATIONS.clear()
+    _LOCATIONS[key] = location
+    return location
+
+
+def _location_from(node: Node, mappings: MappingSet, city: str, state: str, postal: Sequence[str],
+                   country: Sequence[str], description: str | None) -> Location | None:
     postal_code = country_code = None
     for key in postal:  # first present key wins
         if (postal_code := node.opt_text(key)) is not None:

@@ -11,6 +11,8 @@ import json
 import math
 from typing import Any
 
+import orjson
+
 from services.status_normalizer.errors import ParseError
 
 __all__ = ["INT32_MAX", "Node", "PathRef", "load_json"]
@@ -18,10 +20,34 @@ __all__ = ["INT32_MAX", "Node", "PathRef", "load_json"]
 INT32_MAX = 2**31 - 1
 
 
+# orjson reads exactly what json.loads reads, except integers beyond 64 bits (it makes them floats)
+# and what it refuses outright (NaN, lone surrogates, a BOM, UTF-16...). A number token is a digit
+# run right after start, whitespace, ':', ',', '[' or '-': mapped to ' ' + '0' * n, such a run of 19
+# digits or more (possibly beyond 64 bits) sends the payload to json.loads. Strings that merely
+# look like that cost a slower parse, never a different one.
+_SHAPE = bytes(ord("0") if chr(b).isdigit() and b < 128 else ord(" ") if chr(b) in " \t\n\r:,[-" else ord("x")
+               for b in range(256))
+_LONG_NUMBER = b" " + b"0" * 19
+
+
+def _orjson_safe(payload: bytes) -> bool:
+    shape = payload.translate(_SHAPE)
+    return _LONG_NUMBER not in shape and not shape.startswith(_LONG_NUMBER[1:])
+
+
+def _decode(payload: bytes) -> Any:
+    if type(payload) is bytes and _orjson_safe(payload):
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return json.loads(payload)  # what orjson refuses, json.loads may accept (or reject its own way)
+    return json.loads(payload)
+
+
 def load_json(payload: bytes) -> Node:
-    """Decode a JSON object payload."""
+    """Decode a JSON object payload: same documents, values and errors as ``json.loads``."""
     try:
-        value = json.loads(payload)
+        value = _decode(payload)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ParseError(f"payload is not valid UTF-8 JSON: {type(exc).__name__}") from exc
     node = Node(value, "$")

@@ -116,3 +116,17 @@ def test_inventory_counts_are_deduped_by_content() -> None:
     dedupe = Deduper(DictStore())
     assert len(_publish(dedupe, parse_fixture("wms_reconciliation.json"))) == 5
     assert _publish(dedupe, parse_fixture("wms_reconciliation.json")) == []
+
+
+def test_a_huge_total_packages_is_counted_not_materialised() -> None:
+    import dataclasses
+    import tracemalloc
+
+    (order,) = orders(parse_fixture("shiphero_shipment_update.json"))
+    huge = dataclasses.replace(order, package_number=1, total_packages=999_999_999, fully_shipped=False)
+    tracemalloc.start()
+    (out,) = orders(Deduper(DictStore()).new_records([huge]))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert out.fully_shipped is False
+    assert peak < 10_000_000  # a set of every package number would take tens of gigabytes
