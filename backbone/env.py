@@ -11,6 +11,8 @@ __all__ = [
     "INGEST_DEMO_SECRETS",
     "KAFKA_BOOTSTRAP_SERVERS",
     "ODOO_API_KEY",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
     "PARTNER_SECRETS_DIR",
     "PREFIX",
     "SCHEMA_REGISTRY_URL",
@@ -22,6 +24,11 @@ __all__ = [
 KAFKA_BOOTSTRAP_SERVERS = "KAFKA_BOOTSTRAP_SERVERS"
 SCHEMA_REGISTRY_URL = "SCHEMA_REGISTRY_URL"
 DATABASE_URL = "DATABASE_URL"
+
+# Read by the OpenTelemetry SDK's TracerProvider (backbone.telemetry): head sampling at ingest,
+# followed downstream (parentbased_traceidratio); unset records every span.
+OTEL_TRACES_SAMPLER = "OTEL_TRACES_SAMPLER"
+OTEL_TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
 
 # Everything else is namespaced.
 PREFIX = "BACKBONE_"

@@ -12,7 +12,14 @@ Shipments progress side by side: event ``i`` is step ``i // shipments`` of shipm
 ``i % shipments``, so one shipment's milestones arrive a couple of seconds apart, as in life.
 A short warm-up (its own shipments) runs first, so group joins and first lookups are not measured.
 
-``python -m bench.e2e_latency_bench [--rates 500 250] [--seconds 20] [--shipments 1000] [--env NAME=value ...]``
+The runs at ``--rates`` record every span (the services' default without Helm); one more run at
+the first rate uses the Helm chart's head sampling (``telemetry.sampleRatio``, 0.1: decided at
+ingest, followed downstream). Recording every span costs the sink about a fifth of its CPU, which
+on this 2-core box, shared by all four services, Kafka, PostgreSQL and the load client, decides
+whether 500 events/s queues.
+
+``python -m bench.e2e_latency_bench [--rates 500 250] [--seconds 20] [--shipments 1000] [--env NAME=value ...]
+[--sampled-ratio 0.1]``
 """
 
 from __future__ import annotations
@@ -243,15 +250,23 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--delay-ms", type=int, default=5)
     parser.add_argument("--env", nargs="*", default=[], help="extra NAME=value for the services")
+    parser.add_argument("--sampled-ratio", type=float, default=0.1,
+                        help="one more run at the first rate with head sampling at this ratio (the Helm "
+                             "chart's telemetry.sampleRatio default); 0 skips it")
     arguments = parser.parse_args()
+    runs = [(rate, "all spans recorded", list(arguments.env), "") for rate in arguments.rates]
+    if arguments.sampled_ratio:
+        sampled = ["OTEL_TRACES_SAMPLER=parentbased_traceidratio", f"OTEL_TRACES_SAMPLER_ARG={arguments.sampled_ratio}"]
+        runs.append((arguments.rates[0], f"parentbased_traceidratio {arguments.sampled_ratio}",
+                     [*arguments.env, *sampled], f"_sampled_{round(arguments.sampled_ratio * 100)}pct"))
     results: dict[str, Any] = {}
-    for rate in arguments.rates:
-        arguments.rate = rate
+    for rate, tracing, env, suffix in runs:
+        arguments.rate, arguments.env = rate, env
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             result = runner.run(run(arguments))
-        name = f"ingest_202_to_odoo_{int(rate)}rps"
-        results[name] = result
+        name = f"ingest_202_to_odoo_{int(rate)}rps{suffix}"
+        results[name] = {**result, "tracing": tracing}
         print(f"{name}: matched {result['matched']}/{result['events']}, latency {result['latency_ms']}, "
-              f"cpu {result['cpu_s']}")
+              f"cpu {result['cpu_s']}, tracing {tracing}")
     path = write_result("e2e_latency", {"scenarios": results, "goal": "p99 < 1000 ms at 500 events/s"})
     print(f"written {path}")

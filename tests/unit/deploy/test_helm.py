@@ -387,3 +387,20 @@ def test_bad_values_fail_the_render(helm_tools: HelmTools, sets: list[str], mess
     proc = helm_tools.template(None, *sets, check=False)
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr
+
+
+def test_every_service_head_samples_traces_at_the_configured_ratio(helm_tools: HelmTools, rendered: Docs) -> None:
+    def sampler_env(docs: Docs) -> set[tuple[str, str]]:
+        found = set()
+        for workload in workloads(docs):
+            for container in containers(workload):
+                env = {e["name"]: e.get("value") for e in container.get("env", [])}
+                if "OTEL_SERVICE_NAME" in env:  # the services (not the topic/schema setup job)
+                    found.add((env.get("OTEL_TRACES_SAMPLER"), env.get("OTEL_TRACES_SAMPLER_ARG")))
+        return found
+
+    services = sum(1 for w in workloads(rendered["default"]) for c in containers(w)
+                   if any(e["name"] == "OTEL_SERVICE_NAME" for e in c.get("env", [])))
+    assert services >= 5
+    assert sampler_env(rendered["default"]) == {("parentbased_traceidratio", "0.1")}
+    assert sampler_env(helm_tools.render(None, "telemetry.sampleRatio=1")) == {("parentbased_traceidratio", "1")}

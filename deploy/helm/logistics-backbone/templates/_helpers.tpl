@@ -147,6 +147,10 @@ Usage: include "logistics-backbone.commonEnv" (dict "root" $ "component" "ingest
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ . | quote }}
 {{- end }}
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .root.Values.telemetry.sampleRatio | toString | quote }}
 {{ include "logistics-backbone.kafka.env" . }}
 {{ include "logistics-backbone.schemaRegistry.env" .root }}
 {{- end }}
