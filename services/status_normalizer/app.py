@@ -58,6 +58,8 @@ LATENCY = Histogram("backbone_normalizer_latency_seconds", "Raw append to canoni
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
 EVENT_LAG = Gauge("backbone_event_lag_seconds", "Now minus occurred_at of the newest record per channel",
                   ["channel"])
+GC_PAUSE = Histogram("backbone_normalizer_gc_pause_seconds", "Cyclic garbage collector pauses", ["generation"],
+                     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 STATE_KEYS = Gauge("backbone_normalizer_state_keys", "Keys in the local dedupe state", ["table"])
 
 
@@ -292,6 +294,20 @@ class _Batcher:
             origin=Origin(bad.topic, bad.partition, bad.offset)))
 
 
+def _observe_gc_pauses() -> None:
+    """A full collection stops the event loop for as long as it runs: visible as latency spikes."""
+    started: list[float] = [0.0]
+    children = {gen: GC_PAUSE.labels(str(gen)) for gen in range(3)}
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            children[info["generation"]].observe(time.perf_counter() - started[0])
+
+    gc.callbacks.append(on_gc)
+
+
 def run() -> None:
     """``backbone normalizer``: a Faust worker with the settings from the environment."""
     cfg = load(NormalizerConfig)
@@ -307,6 +323,7 @@ def run() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
+    _observe_gc_pauses()
     worker = faust.Worker(app, loglevel=cfg.log_level.lower() if cfg.log_level != "WARNING" else "warn",
                           quiet=True, override_logging=False)
     worker.execute_from_commandline()
