@@ -173,6 +173,11 @@ def produce(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes, h.
     """Write ``records`` (as fast as possible, or paced at ``rate`` per second) and wait for acks."""
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
                          "linger.ms": 5, "compression.type": "lz4", "queue.buffering.max.messages": 1_000_000})
+    if rate:
+        # Metadata, connection and idempotent producer id first: otherwise the first ~100 ms of
+        # records queue up and reach the broker as one burst, which is not "``rate`` per second".
+        producer.list_topics(topic, timeout=10)
+        producer.poll(0.5)
     start = time.perf_counter()
     for i, (key, value, hdrs) in enumerate(records):
         if rate:
