@@ -33,7 +33,7 @@ from backbone import headers as h
 from backbone.telemetry import inject_headers
 from backbone.topics import TopicCatalog
 
-__all__ = ["INTERNAL_SCHEME", "PublishedRaw", "RawPublisher", "RawSender", "SerdeSource"]
+__all__ = ["INTERNAL_SCHEME", "PublishedRaw", "RawPublisher", "RawPublishing", "RawSender", "SerdeSource"]
 
 INTERNAL_SCHEME = "internal"  # RawEvent.signature_scheme of facts our own bridges fetched
 _SCHEMA = "RawEvent"
@@ -71,6 +71,22 @@ class PublishedRaw:
     offset: int
     key: str
     event_id: str
+
+
+class RawPublishing(Protocol):
+    """What a bridge needs from :class:`RawPublisher` (tests pass a recording double)."""
+
+    async def publish(
+        self,
+        channel_role: str,
+        *,
+        partner: str,
+        fmt: str,
+        payload: bytes,
+        natural_key: str | None,
+        correlation_id: str | None,
+        event_id: str | None = None,
+    ) -> object: ...
 
 
 class RawPublisher:

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
+from backbone.raw_publisher import RawPublishing
 from backbone.sink import ApplyContext, ApplyResult, SinkRecord
 from services.carrier_bridge.booking import (
     LABEL_FORMAT,
@@ -43,28 +44,12 @@ from services.carrier_bridge.errors import CarrierProtocolError
 from services.carrier_bridge.models import ShipmentAnswer
 from services.carrier_bridge.orders import OrderDirectory
 
-__all__ = ["AnswerPublisher", "CarrierHandler", "HandlerSettings"]
+__all__ = ["CarrierHandler", "HandlerSettings"]
 
 log = logging.getLogger("carrier_bridge")
 
 PACKED = "PACKED"
 RELEASED = "ORDER_RELEASED"
-
-
-class AnswerPublisher(Protocol):
-    """What the handler needs from :class:`backbone.raw_publisher.RawPublisher`."""
-
-    async def publish(
-        self,
-        channel_role: str,
-        *,
-        partner: str,
-        fmt: str,
-        payload: bytes,
-        natural_key: str | None,
-        correlation_id: str | None,
-        event_id: str | None = None,
-    ) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -78,7 +63,7 @@ class CarrierHandler:
     def __init__(
         self,
         client: CarrierClient,
-        publisher: AnswerPublisher,
+        publisher: RawPublishing,
         *,
         orders: OrderDirectory,
         defaults: BookingDefaults,

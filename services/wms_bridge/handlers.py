@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from backbone.errors import PermanentError, RetryableError
+from backbone.raw_publisher import RawPublishing
 from backbone.sink import ApplyContext, ApplyResult, SinkRecord
 from backbone.throttle import Throttler
 from services.wms_bridge.errors import WmsConflictError, WmsValidationError
@@ -32,7 +33,6 @@ from services.wms_bridge.payloads import RawFact, answer_fact, cancel_answer, in
 from services.wms_bridge.store import OrderState, TrackedOrder
 
 __all__ = [
-    "FactPublisher",
     "HandlerSettings",
     "OrderTracking",
     "WmsApi",
@@ -63,22 +63,6 @@ class WmsApi(Protocol):
     async def create_order(self, idempotency_key: str, order: OrderRequest) -> OrderAnswer: ...
     async def cancel_order(self, order_id: str) -> OrderAnswer: ...
     async def get_order(self, order_id: str) -> OrderAnswer: ...
-
-
-class FactPublisher(Protocol):
-    """Where answers go (:class:`backbone.raw_publisher.RawPublisher` fits)."""
-
-    async def publish(
-        self,
-        channel_role: str,
-        *,
-        partner: str,
-        fmt: str,
-        payload: bytes,
-        natural_key: str | None,
-        correlation_id: str | None,
-        event_id: str | None = None,
-    ) -> object: ...
 
 
 class OrderTracking(Protocol):
@@ -172,7 +156,7 @@ class WmsHandler:
     def __init__(
         self,
         api: WmsApi,
-        publisher: FactPublisher,
+        publisher: RawPublishing,
         tracking: OrderTracking,
         settings: HandlerSettings | None = None,
         *,

@@ -31,11 +31,12 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 
 from backbone.errors import AuthenticationError
+from backbone.raw_publisher import RawPublishing
 from backbone.shutdown import GracefulShutdown
 from backbone.telemetry import tracer
 from backbone.throttle import Throttler
 from services.wms_bridge.errors import WmsValidationError
-from services.wms_bridge.handlers import FactPublisher, throttled
+from services.wms_bridge.handlers import throttled
 from services.wms_bridge.models import ChangesPage, InventoryPage
 from services.wms_bridge.payloads import RawFact, order_reconciliation, stock_reconciliation
 from services.wms_bridge.store import Watermark
@@ -129,7 +130,7 @@ class ReconciliationPoller:
     def __init__(
         self,
         feed: ChangeFeed,
-        publisher: FactPublisher,
+        publisher: RawPublishing,
         state: PollState,
         settings: PollSettings | None = None,
         *,
