@@ -28,8 +28,10 @@ from backbone.config import repo_root
 from backbone.errors import SchemaError, SerializationError
 
 __all__ = [
+    "SMALL_AVRO_LONGS",
     "AvroSerde",
     "SchemaRegistry",
+    "avro_long",
     "load_schema",
     "parse_wire_header",
     "schema_dir",
@@ -38,6 +40,26 @@ __all__ = [
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
+
+
+def _zigzag_varint(value: int) -> bytes:
+    n = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+# Encodings of -64..63 (one byte each): lengths under 64, flags and union branches are most values
+# the specialised encoders write, so those are looked up rather than computed.
+SMALL_AVRO_LONGS: tuple[bytes, ...] = tuple(_zigzag_varint(i) for i in range(-64, 64))
+
+
+def avro_long(value: int) -> bytes:
+    """Avro int/long: the zig-zag varint of a signed 64-bit value."""
+    return SMALL_AVRO_LONGS[value + 64] if -64 <= value < 64 else _zigzag_varint(value)
 
 
 def schema_dir() -> Path:

@@ -15,28 +15,11 @@ from typing import Any
 
 from backbone.errors import SchemaError, SerializationError
 from backbone.serialization import AvroSerde
+from backbone.serialization import avro_long as _long
 
 __all__ = ["FlatRecordEncoder"]
 
 _PRIMITIVES = ("string", "bytes", "int", "long", "boolean")
-
-
-def _varint(value: int) -> bytes:
-    """Zig-zag varint of a signed 64-bit value (Avro int/long)."""
-    n = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_SMALL = [_varint(i) for i in range(-64, 64)]  # one byte each: lengths under 64, flags, branches
-
-
-def _long(value: int) -> bytes:
-    return _SMALL[value + 64] if -64 <= value < 64 else _varint(value)
 
 
 def _primitive(avro_type: Any) -> str:

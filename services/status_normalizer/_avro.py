@@ -25,6 +25,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from backbone.serialization import SMALL_AVRO_LONGS
+from backbone.serialization import avro_long as _long
+
 __all__ = ["UnsupportedSchema", "compile_reader", "compile_writer"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,24 +37,6 @@ _FLOAT = struct.Struct("<f").pack
 
 class UnsupportedSchema(ValueError):
     """The schema uses a type this module does not compile (the caller keeps fastavro)."""
-
-
-def _varint(value: int) -> bytes:
-    """Zig-zag varint of a signed 64-bit value (Avro int/long)."""
-    n = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_SMALL = tuple(_varint(i) for i in range(-64, 64))  # one byte each: lengths under 64, flags, branches
-
-
-def _long(value: int) -> bytes:
-    return _SMALL[value + 64] if -64 <= value < 64 else _varint(value)
 
 
 def _timestamp_micros(value: Any) -> Any:
@@ -65,7 +50,7 @@ def _timestamp_micros(value: Any) -> Any:
 
 
 _HELPERS: dict[str, Any] = {"_long": _long, "_ts": _timestamp_micros, "_double": _DOUBLE, "_float": _FLOAT,
-                            "_sizes": _SMALL[64:]}  # _sizes[n]: varint of a length n < 64
+                            "_sizes": SMALL_AVRO_LONGS[64:]}  # _sizes[n]: varint of a length n < 64
 
 
 class _Compiler:
