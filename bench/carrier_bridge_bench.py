@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,7 @@ from backbone.serialization import SchemaRegistry
 from backbone.shutdown import GracefulShutdown
 from backbone.topic_admin import apply_plan, plan_topics
 from backbone.topics import load_topics
-from bench.harness import Measure, percentiles, write_result
+from bench.harness import Measure, free_port, percentiles, write_result
 from services.carrier_bridge.app import serve
 from services.carrier_bridge.config import CarrierBridgeConfig
 from services.carrier_bridge.models import Lane
@@ -69,12 +68,6 @@ SHIP_TO = {
     "country": "US",
     "phone": None,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -27,15 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,7 +45,7 @@ from pydantic import SecretStr
 
 from backbone.aio import event_loop_factory
 from backbone.config import load
-from bench.harness import Measure, percentiles, write_result
+from bench.harness import Measure, free_port, percentiles, service_process, write_result
 from bench.odoo_sink_bench import KEY, make_topics, sim_admin, simulator
 from services.odoo_sink.config import OdooSinkConfig
 from services.odoo_sink.connection import OdooConnectionConfig
@@ -61,12 +55,6 @@ CODES = ["LABEL_CREATED", "CARRIER_PICKED_UP", "IN_TRANSIT", "IN_TRANSIT", "OUT_
          "DELIVERY_ATTEMPT_FAILED", "OUT_FOR_DELIVERY", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED"]
 _BASE = datetime(2026, 11, 1, tzinfo=UTC)
 _NOTE = re.compile(r"(ZE[0-9a-f]{6}\d{6}).*?\nWhen: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", re.S)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tracking(tag: str, k: int) -> str:
@@ -89,29 +77,8 @@ def event(tag: str, i: int, shipments: int, offset: int) -> tuple[tuple[str, str
 @contextmanager
 def service(args: list[str], env: dict[str, str], health: str, log: Path, timeout: float = 120) -> Iterator[int]:
     """``backbone <args>`` as a child process, healthy before it is used, stopped after; yields its pid."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "backbone.cli.main", *args], env={**os.environ, **env},
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{args[0]} exited with {proc.returncode}; see {log}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=1) as resp:
-                if resp.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{health} not healthy after {timeout}s; see {log}")
-            time.sleep(0.3)
+    with service_process(["backbone.cli.main", *args], env, health, log, timeout) as proc:
         yield proc.pid
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
 
 
 async def post_paced(url: str, bodies: list[bytes], rate: float, accepted: list[float | None]) -> dict[str, int]:

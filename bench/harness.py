@@ -11,7 +11,12 @@ import contextlib
 import json
 import os
 import platform
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -93,3 +98,39 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def service_process(args: Sequence[str], env: dict[str, str], health: str | None, log: Path,
+                    timeout: float = 120.0) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m <args>`` in its own process group, answering 200 on ``health``; stopped after."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", *args], env={**os.environ, **env}, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while health:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{args[-1]} exited with {proc.returncode}: "
+                                   f"{log.read_text(errors='replace')[-2000:]}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=1) as resp:
+                if resp.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{health} not healthy after {timeout}s; see {log}")
+            time.sleep(0.3)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)

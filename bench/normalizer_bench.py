@@ -36,9 +36,9 @@ from confluent_kafka import Consumer, Producer
 from backbone.serialization import SchemaRegistry
 from backbone.topics import load_topics
 from bench import normalizer_workload as workload
-from bench.harness import Measure, percentiles, write_result
+from bench.harness import Measure, free_port, percentiles, write_result
 from bench.kafka_baseline import make_topic, paced_latency
-from bench.normalizer_kafka import RAW, SHIPMENTS, count, free_port, latencies_ms, make_topics, process, wait_count
+from bench.normalizer_kafka import RAW, SHIPMENTS, count, latencies_ms, make_topics, process, wait_count
 from bench.normalizer_state import state_size
 
 RATE = 2_000

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
@@ -22,6 +17,7 @@ from backbone.schema_registry_ops import register_schemas
 from backbone.serialization import SchemaRegistry
 from backbone.topic_admin import apply_plan, plan_topics
 from backbone.topics import TopicCatalog, load_topics
+from bench.harness import service_process
 
 SHIPMENTS = "canonical.shipment-milestones"
 RAW = "raw.carrier-tracking"
@@ -49,45 +45,15 @@ def make_topics(bootstrap: str, registry_url: str, workdir: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def process(kind: str, env: dict[str, str], log: Path, profile: Path | None) -> Iterator[subprocess.Popen[bytes]]:
     """``faust`` (the real worker, ``backbone normalizer``) or ``bare`` (bench.normalizer_bare)."""
     module = ["backbone.cli.main", "normalizer"] if kind == "faust" else ["bench.normalizer_bare"]
     if profile is not None:
         module = ["bench.normalizer_bench", "--profiled", kind, str(profile / f"{kind}.txt")]
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", *module], env={**os.environ, **env}, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        if kind == "faust":
-            wait_ready(f"http://127.0.0.1:{env['BACKBONE_NORMALIZER_WEB_PORT']}/readyz", proc, log)
+    health = f"http://127.0.0.1:{env['BACKBONE_NORMALIZER_WEB_PORT']}/readyz" if kind == "faust" else None
+    with service_process(module, env, health, log) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker exited: {log.read_text(errors='replace')[-2000:]}")
-        with suppress(Exception), urllib.request.urlopen(url, timeout=1) as resp:
-            if resp.status == 200:
-                return
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
 def count(consumer: Consumer, topic: str) -> int:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from backbone.shutdown import GracefulShutdown
 from backbone.sink.metrics import APPLIED
 from backbone.topic_admin import apply_plan, plan_topics
 from backbone.topics import load_topics
-from bench.harness import Measure, percentiles, write_result
+from bench.harness import Measure, free_port, percentiles, write_result
 from services.wms_bridge.app import serve
 from services.wms_bridge.client import WmsClient
 from services.wms_bridge.config import WmsBridgeConfig
@@ -55,12 +54,6 @@ from services.wms_bridge.models import Address, OrderLine, OrderRequest
 
 ORDERS = "canonical.order-milestones"
 CONCURRENCY = 32
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Sim:
