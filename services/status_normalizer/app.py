@@ -74,7 +74,7 @@ class NormalizerApp(faust.App):
 
     async def on_stop(self) -> None:
         # Before the consumer's last commit: completed batches get their offsets committed.
-        for commits in list(getattr(self, "commit_pipelines", [])):
+        for commits in self.commit_pipelines:
             drained = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(10.0):
@@ -183,12 +183,13 @@ def _add_agent(app: NormalizerApp, cfg: NormalizerConfig, spec: TopicSpec, ttl_s
 
     async def normalize(stream: Any) -> None:
         pipeline, dlq, producer = await components()
-        commits = CommitPipeline(cfg.commit_depth, on_error=_crash(app))
-        app.commit_pipelines.append(commits)
+        commits = CommitPipeline(cfg.commit_depth, on_error=_crash(app)) if cfg.commit_depth else None
+        if commits is not None:
+            app.commit_pipelines.append(commits)
         batch = _Batcher(pipeline, dlq, producer, reads, in_flight, writer, channel)
         async for events in stream.take_events(cfg.batch_max, within=cfg.batch_within):
             completion = batch.process(events, stream)
-            if cfg.commit_depth:
+            if commits is not None:
                 await commits.submit(completion)
             else:
                 await completion()  # no pipelining: the batch is complete before the next is read

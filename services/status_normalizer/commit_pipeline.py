@@ -68,8 +68,6 @@ class _Routed(Protocol):
 
     def get(self, key: str) -> str | None: ...
 
-    def set(self, key: str, value: str) -> None: ...
-
 
 class PendingStore:
     """A StateStore reading in-flight writes first, then the table (for the routed partition)."""
@@ -124,10 +122,6 @@ class CommitPipeline:
                 return
             finally:
                 self._queue.task_done()
-
-    @property
-    def outstanding(self) -> int:
-        return self._queue.qsize()
 
     async def drain(self) -> bool:
         """Wait for every submitted completion (bound it with ``asyncio.timeout``); True when all ran."""
