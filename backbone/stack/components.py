@@ -53,6 +53,18 @@ class Component:
     startup_timeout: float = 90.0
 
 
+def kraft_cluster_id() -> str:
+    """A random KRaft cluster id that never starts with '-'.
+
+    The storage tool's argument parser reads a leading dash as an option, so one id in 64
+    fails to format; Kafka's own Uuid.randomUuid() redraws for the same reason.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaBroker(Component):
     def __init__(self, state: Path) -> None:
         super().__init__("kafka", _env_port("BACKBONE_STACK_KAFKA_PORT", 19092), "BACKBONE_STACK_KAFKA_PORT", state)
@@ -118,7 +130,7 @@ class KafkaBroker(Component):
         props = self._properties()
         self._log4j()
         if not (self.data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = kraft_cluster_id()
             proc = subprocess.run(
                 [
                     "java",
