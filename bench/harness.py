@@ -11,12 +11,9 @@ import contextlib
 import json
 import os
 import platform
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+from backbone.stack.process import child_process, free_port
+
+__all__ = ["Measure", "child_process", "free_port", "percentiles", "service_process", "write_result"]
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -100,37 +101,10 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def service_process(args: Sequence[str], env: dict[str, str], health: str | None, log: Path,
                     timeout: float = 120.0) -> Iterator[subprocess.Popen[bytes]]:
     """``python -m <args>`` in its own process group, answering 200 on ``health``; stopped after."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", *args], env={**os.environ, **env}, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout
-        while health:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{args[-1]} exited with {proc.returncode}: "
-                                   f"{log.read_text(errors='replace')[-2000:]}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=1) as resp:
-                if resp.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{health} not healthy after {timeout}s; see {log}")
-            time.sleep(0.3)
+    with child_process([sys.executable, "-m", *args], log, env=env, health=health, timeout=timeout,
+                       stop_timeout=60.0) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)

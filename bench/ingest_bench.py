@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -400,11 +399,9 @@ def paced(server: Server, body: bytes, headers: dict[str, str], rate: int, secon
 def private_broker() -> Iterator[str]:
     """A fresh single-node Kafka on free ports (data in a temp dir), stopped afterwards."""
     from backbone.stack.components import KafkaBroker
-    from backbone.stack.process import stop, wait_until
+    from backbone.stack.process import free_port, stop, wait_until
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     os.environ["BACKBONE_STACK_KAFKA_PORT"] = str(port)  # read by KafkaBroker (controller on port + 1)
     state = Path(tempfile.mkdtemp(prefix="ingest-bench-kafka-"))
     broker = KafkaBroker(state)

@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,7 @@ from backbone.schema_registry_ops import register_schemas
 from backbone.serialization import AvroSerde, SchemaRegistry
 from backbone.shutdown import GracefulShutdown
 from backbone.sink import SinkRuntime
+from backbone.stack.process import free_port
 from backbone.telemetry import setup_tracing
 from backbone.topic_admin import apply_plan, plan_topics
 from backbone.topics import load_topics
@@ -138,9 +138,7 @@ def affinity_plan(enabled: bool) -> tuple[set[int], set[int]] | None:
 
 @contextmanager
 def simulator(log: Path, cpus: set[int] | None = None) -> Iterator[tuple[str, int]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "simulators.odoo", "--port", str(port), "--delivery-state"],
                                 env={**os.environ, "BACKBONE_ODOO_API_KEY": KEY}, stdout=out,

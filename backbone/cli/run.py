@@ -13,13 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
 from backbone.config import state_dir
+from backbone.stack.process import http_ok, stop_group
 
 __all__ = ["PROCESSES", "ProcessSpec", "run_backbone"]
 
@@ -83,14 +83,6 @@ def _available(spec: ProcessSpec) -> bool:
     return True
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback only
-            return bool(resp.status == 200)
-    except Exception:
-        return False
-
-
 def run_backbone(demo: bool = True, ready_timeout: float = 90.0) -> int:
     from backbone.stack import Stack
 
@@ -128,7 +120,7 @@ def run_backbone(demo: bool = True, ready_timeout: float = 90.0) -> int:
             console.print(f"started {spec.name} (pid {proc.pid}), log {logs / (spec.name + '.log')}")
         deadline = time.monotonic() + ready_timeout
         for spec, proc in children:
-            while spec.health and not _healthy(spec.health):
+            while spec.health and not http_ok(spec.health):
                 if proc.poll() is not None:
                     console.print(f"[red]{spec.name} exited with {proc.returncode}; see {logs / (spec.name + '.log')}")
                     return 1
@@ -153,11 +145,7 @@ def run_backbone(demo: bool = True, ready_timeout: float = 90.0) -> int:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
         for _, proc in children:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stop_group(proc, 30.0)  # already signalled above: this waits, and kills what lingers
         if not was_running:
             stack.down()
             console.print("stack stopped")

@@ -1,4 +1,8 @@
-"""Start, watch and stop one background server process by pid, with real error causes."""
+"""Start, watch and stop background server processes, with real error causes.
+
+Used by the local stack (Kafka, the registry, PostgreSQL), by ``backbone run`` for the services,
+and by the integration tests and benchmarks that run services as real processes.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,35 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
 from backbone.errors import StackError
 
-__all__ = ["alive", "log_tail", "port_free", "spawn", "stop", "wait_until"]
+__all__ = [
+    "alive",
+    "child_process",
+    "free_port",
+    "http_ok",
+    "log_tail",
+    "port_free",
+    "spawn",
+    "stop",
+    "stop_group",
+    "wait_http",
+    "wait_until",
+]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for a child service's health or HTTP port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -114,3 +139,55 @@ def stop(pid: int | None, *, timeout: float = 20.0) -> bool:
     except psutil.Error:
         pass
     return True
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """True when ``url`` answers 200 (health and readiness probes of local children)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback URLs only
+            return bool(resp.status == 200)
+    except Exception:
+        return False
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes] | None, timeout: float, log: Path | None = None) -> None:
+    """Wait until ``url`` answers 200; fail early, with the log tail, when ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log_tail(log, 40) if log else ""
+            raise StackError(f"process exited with {proc.returncode} before {url} answered:\n{tail}")
+        if http_ok(url):
+            return
+        time.sleep(0.3)
+    raise StackError(f"{url} not healthy after {timeout:.0f}s" + (f"; see {log}" if log else ""))
+
+
+def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM ``proc``'s process group (it was started in its own session), SIGKILL after ``timeout``."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+@contextmanager
+def child_process(cmd: Sequence[str], log: Path, *, env: dict[str, str] | None = None, health: str | None = None,
+                  timeout: float = 120.0, stop_timeout: float = 30.0) -> Iterator[subprocess.Popen[bytes]]:
+    """``cmd`` in its own process group with output to ``log``, healthy when ``health`` answers 200;
+    the whole group is stopped on exit (a worker's own children go with it)."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(list(cmd), env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        if health:
+            wait_http(health, proc, timeout, log)
+        yield proc
+    finally:
+        stop_group(proc, stop_timeout)

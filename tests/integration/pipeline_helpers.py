@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +19,9 @@ from confluent_kafka.serialization import StringDeserializer
 
 from backbone import headers as h
 from backbone.serialization import SchemaRegistry
+from backbone.stack.process import child_process, free_port, wait_http
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port", "service_process", "wait_http"]
 
 
 class RawFeeder:
@@ -126,39 +119,6 @@ def service_process(
     args: list[str], env: dict[str, str], health: str | None, log: Path, timeout: float = 90.0
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``backbone <args>`` as a child process; wait for ``health`` to answer 200; stop it after."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "backbone.cli.main", *args],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        if health:
-            wait_http(health, proc, timeout, log)
+    with child_process([sys.executable, "-m", "backbone.cli.main", *args], log, env=env, health=health,
+                       timeout=timeout) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes] | None, timeout: float, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log else ""
-            raise AssertionError(f"process exited with {proc.returncode}:\n{tail}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except Exception:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} not healthy after {timeout}s")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
+from backbone.stack.process import free_port
 from services.ingest.app import create_app
 from services.ingest.config import IngestConfig
 from tests.unit.ingest._support import SECRETS
@@ -39,9 +39,7 @@ class ThreadedServer:
     """The aiohttp app on its own loop in a thread, so synchronous schemathesis calls can reach it."""
 
     def __init__(self, app: web.Application) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._app = app
         self._loop = asyncio.new_event_loop()

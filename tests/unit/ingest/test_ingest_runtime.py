@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from backbone.serialization import AvroSerde
 from backbone.shutdown import GracefulShutdown
+from backbone.stack.process import free_port
 from backbone.telemetry import setup_tracing
 from services.ingest.app import create_app, serve
 from services.ingest.config import IngestConfig
@@ -65,18 +66,12 @@ async def test_access_log_is_json_without_bodies_or_secrets(
     assert "9205590164917312751089" not in line and "Spotsylvania" not in line
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_graceful_shutdown_drains_in_flight_requests_then_flushes(
     tmp_path: Path, cfg: IngestConfig, serde: AvroSerde
 ) -> None:
     producer = FakeProducer(ack_delay_s=0.5)
     stop = GracefulShutdown()
-    port = _free_port()
+    port = free_port()
     app = create_app(cfg, producer, encoder=encoder(serde))
     server = asyncio.create_task(serve(cfg, "127.0.0.1", port, app=app, stop=stop))
     body = partner_fixture_bytes("shiphero_shipment_update.json")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
 
 from backbone.errors import AuthenticationError, PermanentError, RetryableError, TargetUnavailableError
+from backbone.stack.process import free_port
 from services.odoo_sink.client import Json2Client, JsonRpcClient, make_client
 from services.odoo_sink.errors import (
     OdooAccessError,
@@ -68,9 +68,7 @@ async def test_slow_odoo_times_out_as_target_unavailable(sim: RunningSimulator, 
 
 
 async def test_unreachable_odoo_is_target_unavailable(odoo: Client) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # nothing listens once the socket is closed
+    port = free_port()  # nothing listens there
     dead = make_client(connection(f"http://127.0.0.1:{port}", odoo.protocol))
     try:
         with pytest.raises(OdooUnavailableError, match="unreachable"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +17,7 @@ from backbone.errors import (
     TargetUnavailableError,
 )
 from backbone.signatures import verify_shiphero
+from backbone.stack.process import free_port
 from services.wms_bridge.client import WmsClient, parse_retry_after
 from services.wms_bridge.errors import (
     WmsConflictError,
@@ -121,9 +121,7 @@ async def test_a_timeout_becomes_target_unavailable(start_wms: StartWms, clients
 
 
 async def test_a_refused_connection_becomes_target_unavailable(clients: Clients) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    port = free_port()  # nothing listens there
     with pytest.raises(TargetUnavailableError):
         await clients(f"http://127.0.0.1:{port}").get_order("1")
 
