@@ -3,7 +3,8 @@
 Consumes with its own consumer group (cooperative-sticky, manual commits), runs records through
 :class:`~backbone.sink.worker.RecordWorker` with bounded concurrency across keys and strict order
 per key, and commits a partition's offset only past records whose outcome is durable. Retries
-pause only the affected partition; an open circuit breaker or refused credentials pause them all.
+pause only the affected partition (a record waiting for a missing target record pauses nothing);
+an open circuit breaker or refused credentials pause them all.
 On revoke it finishes (or abandons, after ``revoke_timeout``) the revoked partitions' work and
 commits what is done; on shutdown it stops fetching, finishes in-flight work before the deadline,
 commits and closes. Cancelling :meth:`SinkRuntime.run` is a crash: nothing more is committed.

@@ -39,7 +39,7 @@ from backbone.sink.config import SinkConfig
 from backbone.sink.guard import GuardVerdict, judge
 from backbone.sink.metrics import SinkMetrics
 from backbone.sink.records import ApplyContext, ApplyResult, ReconcilingHandler, SinkHandler, SinkRecord, build_record
-from backbone.sink.retry import RetryPolicy
+from backbone.sink.retry import NotYetAvailableError, RetryPolicy
 from backbone.telemetry import extract_context, tracer
 
 __all__ = ["Job", "RecordWorker", "WorkerHooks"]
@@ -249,9 +249,12 @@ class RecordWorker:
                 return
             self.metrics.retried(error)
             await self._durable(job, self.ledger.mark_failed, rec, attempts=attempt, error=repr(error))
-            if not job.retrying:
+            if not job.retrying and not isinstance(error, NotYetAvailableError):
+                # A target in trouble (5xx, 429, lock, timeout): pause this partition only. A missing
+                # target record is this record's own problem and the target answers: pausing would stall
+                # every other key of the partition for up to the grace period behind one orphan.
                 job.retrying = True
-                self.hooks.retrying(job, True)  # pause this partition only
+                self.hooks.retrying(job, True)
             if decision.action == "retry" and not unavailable_absorbed:
                 log.info(
                     "retrying",

@@ -266,3 +266,39 @@ async def test_missing_record_is_retried_for_the_grace_period_then_dead_lettered
     assert "missing record after grace period of 1s" in hdrs[h.ERROR_MESSAGE]
     assert int(hdrs[h.ATTEMPTS]) == len(orphan_calls)
     assert len(target.effects) == 1
+
+
+async def test_a_record_waiting_for_its_target_record_does_not_pause_its_partition(sink_env: SinkEnv) -> None:
+    # Tracking for a shipment Odoo does not know (yet) is common; one such record must not hold
+    # back every other key that hashes to its partition for the whole grace period.
+    orphan = milestone("ups:ORPHAN", "IN_TRANSIT", n=1)
+
+    async def missing(record: SinkRecord, ctx: ApplyContext) -> None:
+        if record.milestone_id == orphan["milestone_id"]:
+            raise NotYetAvailableError("no picking with this tracking number yet")
+
+    target = FakeTarget(behaviour=missing, latency=0.002)
+    cfg = sink_env.config(grace_period=60.0, grace_max_delay=0.2, concurrency=16)
+    await sink_env.send("ups:ORPHAN", orphan, partition=0)
+    runtime = SinkRuntime(cfg, target)
+    stop = GracefulShutdown()
+    task = sink_env.start(runtime, stop)
+    await eventually(lambda: sum(c.milestone_id == orphan["milestone_id"] for c in target.calls) >= 3,
+                     what="orphan retried")
+    # Sent after the orphan started waiting: reaching them needs new fetches from partition 0.
+    later = [milestone(f"ups:LATER{k}", "IN_TRANSIT", n=k) for k in range(200)]
+    started = time.monotonic()
+    for rec in later:
+        await sink_env.send(rec["shipment_key"], rec, partition=0)
+    await eventually(lambda: all(r["milestone_id"] in target.effects for r in later), within=15,
+                     what="records behind the orphan")
+    behind = time.monotonic() - started
+    consumer = runtime._consumer
+    assert consumer is not None
+    assert (sink_env.topic, 0) not in consumer.paused
+    assert orphan["milestone_id"] not in target.effects  # still waiting, well inside its grace period
+    assert gauge(PAUSED_PARTITIONS, cfg.sink_name) == 0
+    # Its offset is not committable yet: a restart would retry it (nothing acked is lost).
+    assert runtime.partitions.committable().get((sink_env.topic, 0), 0) == 0
+    await stop_runtime(task, stop)
+    print(f"\n200 records behind a waiting orphan on the same partition applied {behind:.2f}s after sending")
