@@ -8,10 +8,10 @@ republishes (same milestone ids) instead of losing a checkpoint.
 
 This runs once per raw event at tens of thousands of events per second, so per-event work that
 does not depend on the event is done once: schemas are parsed and compiled into Avro readers and
-writers at start-up (:mod:`._avro`, byte-identical to fastavro), metric children are looked up
-once, and trace context goes through :mod:`._tracing` (same headers, fewer layers). With the
-standard parsers, checkpoints whose milestone id was already published are not even built
-(``parsers.parse_unseen``): vendors re-send whole histories, so most of a webhook is known.
+writers at start-up (:mod:`backbone.avro_compiled`, byte-identical to fastavro), metric children
+are looked up once, and trace context goes through :mod:`._tracing` (same headers, fewer layers).
+With the standard parsers, checkpoints whose milestone id was already published are not even
+built (``parsers.parse_unseen``): vendors re-send whole histories, so most of a webhook is known.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ import fastavro
 from prometheus_client import Counter
 
 from backbone import headers as h
+from backbone.avro_compiled import UnsupportedSchema, compile_reader, compile_writer
 from backbone.errors import SerializationError
 from backbone.serialization import AvroSerde, SchemaRegistry, load_schema, parse_wire_header
 from backbone.topics import TopicCatalog
 from services.status_normalizer import parsers
-from services.status_normalizer._avro import UnsupportedSchema, compile_reader, compile_writer
 from services.status_normalizer._tracing import SpanFactory
 from services.status_normalizer.dedupe import Deduper, StateStore
 from services.status_normalizer.records import (
@@ -104,7 +104,8 @@ class BatchOverlay:
 
 
 class _Encoder:
-    """Avro encoding of one canonical record type: a writer compiled from the schema (see _avro).
+    """Avro encoding of one canonical record type: a writer compiled from the schema
+    (:mod:`backbone.avro_compiled`).
 
     A schema the compiler does not handle falls back to fastavro, with the union branches named up
     front: fastavro picks a branch by validating the value against each one in turn, which for a

@@ -14,11 +14,11 @@ from aiohttp.http_exceptions import BadHttpMessage
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backbone.errors import ConfigError, RetryableError, SchemaError, SerializationError
+from backbone.errors import ConfigError, RetryableError, SerializationError
 from backbone.serialization import AvroSerde
 from backbone.signatures import SignatureError
+from services.ingest.app import _encoder
 from services.ingest.auth import Authenticator, ReplayCache, bearer_token
-from services.ingest.avro import FlatRecordEncoder
 from services.ingest.errors import (
     InvalidShapeError,
     MissingFieldError,
@@ -243,7 +243,7 @@ def test_problems_are_chosen_by_class() -> None:
 
 
 _text = st.text(max_size=80)
-_SHARED_ENCODER = FlatRecordEncoder(raw_serde())  # shared across examples: its per-field reuse is exercised
+_SHARED_ENCODER = _encoder({"raw": raw_serde()})  # shared across examples: its reused timestamp is exercised
 
 
 @given(
@@ -264,19 +264,50 @@ _SHARED_ENCODER = FlatRecordEncoder(raw_serde())  # shared across examples: its 
     )
 )
 @settings(max_examples=300, deadline=None)
-def test_flat_record_encoder_is_byte_identical_to_fastavro(record: dict[str, object]) -> None:
+def test_ingest_encoder_is_byte_identical_to_the_serde(record: dict[str, object]) -> None:
     serde = raw_serde()
-    assert FlatRecordEncoder(serde).encode(record) == serde.encode(record)
-    assert _SHARED_ENCODER.encode(record) == serde.encode(record)
-    assert _SHARED_ENCODER.encode(record) == serde.encode(record)  # second time from the reused parts
+    expected = serde.encode(record)
+    assert expected[:5] == b"\x00\x00\x00\x00\x01"  # Confluent framing: magic 0, schema id 1
+    assert _encoder({"raw": serde})("raw", record) == expected
+    assert _SHARED_ENCODER("raw", record) == expected
+    assert _SHARED_ENCODER("raw", record) == expected  # second time from the reused parts
 
 
-def test_flat_record_encoder_refuses_what_it_cannot_write() -> None:
-    schema = {"type": "record", "name": "N", "fields": [{"name": "xs", "type": {"type": "array", "items": "long"}}]}
-    with pytest.raises(SchemaError):
-        FlatRecordEncoder(AvroSerde(1, schema))
+def test_ingest_encoder_frames_with_each_topics_schema_id() -> None:
+    record = {"event_id": "e", "partner": "p", "channel": "c", "format": "f", "received_at": 1,
+              "content_type": "application/json", "payload": b"{}", "signature_scheme": "api-key",
+              "correlation_id": "corr", "source_ip": None, "natural_key": "n"}
+    encode = _encoder({"a": AvroSerde(1, raw_serde().schema), "b": AvroSerde(70_000, raw_serde().schema)})
+    assert encode("a", record) == AvroSerde(1, raw_serde().schema).encode(record)
+    assert encode("b", record) == AvroSerde(70_000, raw_serde().schema).encode(record)
+    assert encode("b", record)[:5] == b"\x00" + (70_000).to_bytes(4, "big")
+
+
+def test_ingest_encoder_keeps_fastavro_for_what_it_cannot_compile() -> None:
+    schema = {"type": "record", "name": "M", "fields": [{"name": "m", "type": {"type": "map", "values": "long"}}]}
+    serde = AvroSerde(3, schema)
+    assert _encoder({"t": serde})("t", {"m": {"a": 1}}) == serde.encode({"m": {"a": 1}})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"event_id": 1}, {"payload": "text, not bytes"}, {"received_at": "now"}, {"partner": None}, {"natural_key": 5}],
+)
+def test_a_record_that_does_not_fit_is_a_serialization_error_and_a_503(change: dict[str, object]) -> None:
+    record = {"event_id": "e", "partner": "p", "channel": "c", "format": "f", "received_at": 1,
+              "content_type": "application/json", "payload": b"{}", "signature_scheme": "api-key",
+              "correlation_id": "corr", "source_ip": None, "natural_key": None, **change}
+    with pytest.raises(SerializationError) as caught:
+        _encoder({"raw": raw_serde()})("raw", record)
+    with pytest.raises(SerializationError):  # what fastavro says of the same record
+        raw_serde().encode(record)
+    problem = problem_for(caught.value)
+    assert (problem.status, problem.reason) == (503, "unavailable")
+
+
+def test_a_record_missing_a_required_field_is_a_serialization_error() -> None:
     with pytest.raises(SerializationError):
-        FlatRecordEncoder(raw_serde()).encode({"event_id": 1})
+        _encoder({"raw": raw_serde()})("raw", {"event_id": "e"})
 
 
 def test_client_protocol_errors_are_one_line_warnings() -> None:
