@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from backbone.config import BackboneConfig
-from backbone.errors import DeliveryError, PermanentError, RetryableError
+from backbone.delivery import Message4, OutcomeBatch, Outcomes, ReportQueue, delivery_error, refused, settle_future
 from backbone.headers import Headers
 
 __all__ = [
@@ -76,38 +77,21 @@ def admin_client(cfg: BackboneConfig, **overrides: Any) -> AdminClient:
     return AdminClient({**_base(cfg), **overrides})
 
 
-_RETRIABLE_CODES = {
-    KafkaError._MSG_TIMED_OUT,
-    KafkaError._TIMED_OUT,
-    KafkaError._TRANSPORT,
-    KafkaError._ALL_BROKERS_DOWN,
-    KafkaError._QUEUE_FULL,
-    KafkaError.NOT_ENOUGH_REPLICAS,
-    KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-    KafkaError.REQUEST_TIMED_OUT,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-}
-
-
-def delivery_error(err: KafkaError, topic: str | None = None) -> DeliveryError:
-    """Translate a librdkafka error once: retriable/timeouts -> RetryableError, else PermanentError."""
-    if err.retriable() or err.code() in _RETRIABLE_CODES:
-        return RetryableError(f"kafka write not acknowledged: {err.str()}", retry_after=1.0, topic=topic)
-    return PermanentError(f"kafka refused the write: {err.str()}", topic=topic, code=err.name())
-
-
 class AsyncProducer:
     """asyncio facade over one Producer; a daemon thread serves delivery callbacks.
 
     ``send`` resolves when the broker acknowledged (acks=all) and raises a DeliveryError otherwise,
-    so an HTTP handler can answer 2xx only for durable writes.
+    so an HTTP handler can answer 2xx only for durable writes. ``send_many`` settles a whole batch
+    with one future of per-message outcomes. Delivery reports reach the event loop through a
+    :class:`backbone.delivery.ReportQueue`: one wake-up per poll batch, not one per message.
+    A producer serves one event loop at a time (the loop of its latest send).
     """
 
-    def __init__(self, conf: dict[str, Any]) -> None:
+    def __init__(self, conf: dict[str, Any], *, thread_name: str = "kafka-producer-poll") -> None:
         self._producer = Producer(conf)
+        self._reports = ReportQueue()
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._poll_loop, name="kafka-producer-poll", daemon=True)
+        self._thread = threading.Thread(target=self._poll_loop, name=thread_name, daemon=True)
         self._thread.start()
 
     @property
@@ -115,8 +99,11 @@ class AsyncProducer:
         return self._producer
 
     def _poll_loop(self) -> None:
+        poll, wake = self._producer.poll, self._reports.wake
         while not self._closed.is_set():
-            self._producer.poll(0.05)
+            poll(0.05)
+            wake()  # reports are only queued inside poll(), so waking after it never misses one
+        wake()
 
     def send_nowait(
         self,
@@ -127,23 +114,20 @@ class AsyncProducer:
         partition: int | None = None,
     ) -> asyncio.Future[Message]:
         loop = asyncio.get_running_loop()
+        self._reports.bind(loop)
         future: asyncio.Future[Message] = loop.create_future()
+        call_soon = self._reports.call_soon
 
-        def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            if err is not None:
-                loop.call_soon_threadsafe(_set_exception, future, delivery_error(err, topic))
-            else:
-                loop.call_soon_threadsafe(_set_result, future, msg)
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:  # delivery thread: queue only
+            call_soon(settle_future, future, err, msg, topic)
 
         kwargs: dict[str, Any] = {"on_delivery": on_delivery, "headers": headers or []}
         if partition is not None:
             kwargs["partition"] = partition
         try:
             self._producer.produce(topic, value, key, **kwargs)
-        except BufferError as exc:
-            raise RetryableError("producer queue full", retry_after=1.0, topic=topic) from exc
-        except KafkaException as exc:
-            raise delivery_error(exc.args[0], topic) from exc
+        except (BufferError, KafkaException) as exc:
+            raise refused(exc, topic) from exc
         return future
 
     async def send(
@@ -156,9 +140,32 @@ class AsyncProducer:
     ) -> Message:
         return await self.send_nowait(topic, value, key, headers, partition)
 
+    def send_many(self, messages: list[Message4]) -> tuple[asyncio.Future[Outcomes], Callable[[], None]]:
+        """Produce every message; the future resolves with one outcome each (None = acknowledged).
+        The second value expires the batch (a backstop timer calls it); a message ``produce()``
+        refused (queue full) gets its error as outcome and the others are still tried."""
+        loop = asyncio.get_running_loop()
+        self._reports.bind(loop)
+        batch = OutcomeBatch(loop, len(messages), self._reports.call_soon)
+        produce = self._producer.produce
+        for index, (topic, value, key, headers) in enumerate(messages):
+
+            def on_delivery(err: KafkaError | None, msg: Message, index: int = index, topic: str = topic) -> None:
+                batch.report(index, None if err is None else delivery_error(err, topic))
+
+            try:
+                produce(topic, value, key, headers=cast(Any, headers), on_delivery=on_delivery)
+            except (BufferError, KafkaException) as exc:
+                batch.reject(index, refused(exc, topic))
+            else:
+                batch.add()
+        return batch.seal(), batch.expire
+
     def flush(self, timeout: float = 10.0) -> int:
         """Wait for outstanding deliveries; returns how many are still queued."""
-        return int(self._producer.flush(timeout))
+        remaining = int(self._producer.flush(timeout))
+        self._reports.wake()  # flush() served reports on this thread: settle them now, not after the next poll
+        return remaining
 
     def close(self, timeout: float = 10.0) -> int:
         remaining = self.flush(timeout)
@@ -166,20 +173,14 @@ class AsyncProducer:
         self._thread.join(timeout=2)
         return remaining
 
-    def healthy(self, timeout: float = 2.0) -> bool:
-        """True when the cluster answers a metadata request through this producer's connection."""
+    def healthy(self, timeout: float = 2.0, topic: str | None = None) -> bool:
+        """True when the cluster answers a metadata request through this producer's connection; with
+        ``topic`` only that topic's metadata is fetched (a cluster may hold thousands) and it must exist."""
         try:
-            md = self._producer.list_topics(timeout=timeout)
+            md = self._producer.list_topics(topic, timeout=timeout)
         except KafkaException:
             return False
+        if topic is not None:
+            found = md.topics.get(topic)
+            return found is not None and found.error is None and bool(md.brokers)
         return bool(md.brokers)
-
-
-def _set_result(future: asyncio.Future[Message], msg: Message) -> None:
-    if not future.done():
-        future.set_result(msg)
-
-
-def _set_exception(future: asyncio.Future[Message], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)

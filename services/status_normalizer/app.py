@@ -12,7 +12,7 @@ acknowledged before the raw events are acked (see state.py: Faust keeps the tabl
 recovery and standbys; the per-key table API is not used).
 
 Throughput: work is per batch wherever it can be (one event-loop wake-up per batch of deliveries,
-not per record, see _delivery.py). The stream's ``current_event`` is never touched: it belongs to
+not per record, see backbone/delivery.py). The stream's ``current_event`` is never touched: it belongs to
 the task that fills the ``take_events`` buffer, and setting it from the agent (as table routing
 once did) made that task file the wrong event or crash with "Take buffer found current_event is
 None" as soon as batches overlapped; reads and writes now name their partition explicitly.
@@ -33,13 +33,13 @@ import uvloop
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, Histogram, generate_latest
 
 from backbone.config import load
+from backbone.delivery import DeliveryBatch
 from backbone.dlq import DeadLetterChannel, Origin
 from backbone.kafka import AsyncProducer, producer_config
 from backbone.logs import setup_logging
 from backbone.serialization import SchemaRegistry
 from backbone.telemetry import setup_tracing
 from backbone.topics import TopicSpec, load_topics
-from services.status_normalizer._delivery import DeliveryBatch
 from services.status_normalizer._faust_consumer import BatchDrainTransport
 from services.status_normalizer.commit_pipeline import CommitPipeline, InFlightWrites, PendingStore
 from services.status_normalizer.config import NormalizerConfig

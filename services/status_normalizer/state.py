@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
-from services.status_normalizer._delivery import DeliveryBatch
+from backbone.delivery import DeliveryBatch
 
 __all__ = ["ChangelogWriter", "TtlTableStore"]
 

@@ -18,9 +18,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from backbone import headers as h
+from backbone.delivery import DeliveryBatch
 from backbone.serialization import AvroSerde, load_schema
 from services.status_normalizer import _tracing
-from services.status_normalizer._delivery import DeliveryBatch
 from services.status_normalizer.errors import ParseError
 from services.status_normalizer.parsers._json import load_json
 from services.status_normalizer.pipeline import _Encoder
