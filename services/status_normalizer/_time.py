@@ -105,7 +105,11 @@ def parse_instant(
     if isinstance(value, bool) or value is None:
         raise ParseError(f"{path}: expected a timestamp")
     if isinstance(value, int | float):
-        return _from_epoch(float(value), path)
+        try:
+            seconds = float(value)
+        except OverflowError as exc:  # an integer beyond any float: JSON allows it, time does not
+            raise ParseError(f"{path}: epoch timestamp out of range") from exc
+        return _from_epoch(seconds, path)
     if not isinstance(value, str):
         raise ParseError(f"{path}: expected a timestamp string, got {type(value).__name__}")
     parsed = _parse_text(value, path)

@@ -269,3 +269,12 @@ def test_eta_date_only_is_midnight_utc_and_an_unplaceable_eta_is_left_out() -> N
     document["msg"]["destination_country_iso3"] = "DEU"  # now the zone is known: 18:00 CET is 17:00 UTC
     assert shipments(parse_json("aftership_tracking_update.json", document))[0].estimated_delivery == datetime(
         2026, 11, 20, 17, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("stamp", [10**400, -(10**400)])
+def test_an_epoch_beyond_any_float_is_a_parse_error(stamp: int) -> None:
+    # JSON integers are unbounded; float() of one this size raises OverflowError, not ParseError.
+    document = fixture_json("shiphero_order_allocated.json")
+    document["allocated_at"] = stamp
+    with pytest.raises(ParseError, match="allocated_at: epoch timestamp out of range"):
+        parse_json("shiphero_order_allocated.json", document)
