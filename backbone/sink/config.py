@@ -46,6 +46,10 @@ class SinkConfig(BackboneConfig):
     max_buffered: int = Field(
         default=2000, ge=1, description="fetched records queued or running before fetching pauses"
     )
+    max_awaiting_target: int = Field(
+        default=10_000, ge=0,
+        description="records waiting for a missing target record that do not count toward max_buffered",
+    )
     fetch_batch: int = Field(default=500, ge=1, le=10_000)
     call_timeout: float = Field(default=30.0, gt=0, description="seconds one handler call may take")
     commit_interval: float = Field(default=1.0, gt=0)

@@ -23,6 +23,7 @@ from backbone.sink.breaker import BreakerState
 __all__ = [
     "APPLIED",
     "AUTH_FAILED",
+    "AWAITING_TARGET",
     "BREAKER_STATE",
     "CALL_SECONDS",
     "DEAD_LETTERED",
@@ -63,6 +64,8 @@ CALL_SECONDS = Histogram(
 )
 IN_FLIGHT = Gauge("backbone_sink_in_flight", "Records fetched and not yet settled", ["sink"])
 PAUSED_PARTITIONS = Gauge("backbone_sink_paused_partitions", "Partitions currently paused", ["sink"])
+AWAITING_TARGET = Gauge("backbone_sink_awaiting_target_records",
+                        "Records waiting (grace period) for a target record that does not exist yet", ["sink"])
 
 
 class SinkMetrics:
@@ -76,6 +79,7 @@ class SinkMetrics:
         self._e2e_received = END_TO_END.labels(sink, "received_at")
         self.in_flight = IN_FLIGHT.labels(sink)
         self.paused = PAUSED_PARTITIONS.labels(sink)
+        self.awaiting_target = AWAITING_TARGET.labels(sink)
         BREAKER_STATE.labels(sink, target).set(BreakerState.CLOSED)
         AUTH_FAILED.labels(sink, target).set(0)
 

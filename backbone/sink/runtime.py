@@ -89,6 +89,7 @@ class SinkRuntime:
         self.partitions = PartitionBook()
         self._aborting = False
         self._backpressure = False
+        self._awaiting_target = 0  # jobs waiting out a grace period (WorkerHooks.awaiting_target)
         self._started = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: ConsumerThread | None = None
@@ -229,7 +230,9 @@ class SinkRuntime:
     def _update_backpressure(self) -> None:
         # Hysteresis: stop fetching when full, start again at half, but keep polling either way
         # (a consumer that stops polling is thrown out of the group after max.poll.interval.ms).
-        size = len(self.workers)
+        # Records waiting for a missing target record (up to max_awaiting_target of them) do not
+        # count: they may wait minutes, and a burst of them must not stop everything else.
+        size = len(self.workers) - min(self._awaiting_target, self.cfg.max_awaiting_target)
         if size >= self.cfg.max_buffered:
             self._backpressure = True
         elif size <= self.cfg.max_buffered // 2:
@@ -282,6 +285,10 @@ class SinkRuntime:
 
     def retrying(self, job: Job, on: bool) -> None:
         self.partitions.retrying(job.tp, job.generation, on)
+
+    def awaiting_target(self, job: Job, on: bool) -> None:
+        self._awaiting_target = max(0, self._awaiting_target + (1 if on else -1))
+        self.metrics.awaiting_target.set(self._awaiting_target)
 
     def released_slot(self) -> contextlib.AbstractAsyncContextManager[None]:
         return self.workers.released_slot()

@@ -66,6 +66,7 @@ class Job:
     # waiting = backoff, breaker or auth wait: safe to abandon at once on revoke or shutdown.
     phase: Literal["queued", "running", "waiting"] = "queued"
     retrying: bool = field(default=False)
+    awaiting_target: bool = field(default=False)  # NotYetAvailable: waits out the grace period alone
 
     @property
     def tp(self) -> tuple[str, int]:
@@ -75,6 +76,7 @@ class Job:
 class WorkerHooks(Protocol):
     def settled(self, job: Job) -> None: ...
     def retrying(self, job: Job, on: bool) -> None: ...
+    def awaiting_target(self, job: Job, on: bool) -> None: ...
     def released_slot(self) -> contextlib.AbstractAsyncContextManager[None]: ...
 
 
@@ -119,6 +121,9 @@ class RecordWorker:
             if job.retrying:
                 job.retrying = False
                 self.hooks.retrying(job, False)
+            if job.awaiting_target:
+                job.awaiting_target = False
+                self.hooks.awaiting_target(job, False)
 
     async def _decode(self, job: Job) -> SinkRecord | None:
         if job.value is None:
@@ -249,11 +254,16 @@ class RecordWorker:
                 return
             self.metrics.retried(error)
             await self._durable(job, self.ledger.mark_failed, rec, attempts=attempt, error=repr(error))
-            if not job.retrying and not isinstance(error, NotYetAvailableError):
-                # A target in trouble (5xx, 429, lock, timeout): pause this partition only. A missing
-                # target record is this record's own problem and the target answers: pausing would stall
-                # every other key of the partition for up to the grace period behind one orphan.
-                job.retrying = True
+            if isinstance(error, NotYetAvailableError):
+                # A missing target record is this record's own problem and the target answers:
+                # pausing the partition would stall every other key on it for up to the grace
+                # period behind one orphan, and counting it as buffered would let a flood of orphans
+                # stop fetching altogether. It waits alone (see SinkRuntime._update_backpressure).
+                if not job.awaiting_target:
+                    job.awaiting_target = True
+                    self.hooks.awaiting_target(job, True)
+            elif not job.retrying:
+                job.retrying = True  # a target in trouble (5xx, 429, lock, timeout): pause this partition only
                 self.hooks.retrying(job, True)
             if decision.action == "retry" and not unavailable_absorbed:
                 log.info(

@@ -14,7 +14,7 @@ from backbone.errors import AuthenticationError, PermanentError, RetryableError,
 from backbone.ledger import Ledger
 from backbone.shutdown import GracefulShutdown
 from backbone.sink import ApplyContext, BreakerState, NotYetAvailableError, SinkRecord, SinkRuntime
-from backbone.sink.metrics import AUTH_FAILED, BREAKER_STATE, PAUSED_PARTITIONS, RETRIED
+from backbone.sink.metrics import AUTH_FAILED, AWAITING_TARGET, BREAKER_STATE, PAUSED_PARTITIONS, RETRIED
 from tests.integration.sink.conftest import (
     FakeTarget,
     SinkEnv,
@@ -298,7 +298,48 @@ async def test_a_record_waiting_for_its_target_record_does_not_pause_its_partiti
     assert (sink_env.topic, 0) not in consumer.paused
     assert orphan["milestone_id"] not in target.effects  # still waiting, well inside its grace period
     assert gauge(PAUSED_PARTITIONS, cfg.sink_name) == 0
+    assert gauge(AWAITING_TARGET, cfg.sink_name) == 1
     # Its offset is not committable yet: a restart would retry it (nothing acked is lost).
     assert runtime.partitions.committable().get((sink_env.topic, 0), 0) == 0
     await stop_runtime(task, stop)
     print(f"\n200 records behind a waiting orphan on the same partition applied {behind:.2f}s after sending")
+
+
+@pytest.mark.parametrize("cap", [1000, 20])
+async def test_a_flood_of_orphans_waits_aside_up_to_its_cap(sink_env: SinkEnv, cap: int) -> None:
+    # 120 records for shipments the target does not know, with room for 50 buffered records: they
+    # wait out their grace period without stopping the fetch, unless more wait than the cap allows.
+    orphans = [milestone(f"ups:ORPHAN{k}", "IN_TRANSIT", n=k) for k in range(120)]
+    orphan_ids = {r["milestone_id"] for r in orphans}
+
+    async def missing(record: SinkRecord, ctx: ApplyContext) -> None:
+        if record.milestone_id in orphan_ids:
+            raise NotYetAvailableError("no picking with this tracking number yet")
+
+    target = FakeTarget(behaviour=missing, latency=0.001)
+    cfg = sink_env.config(grace_period=60.0, grace_max_delay=0.5, concurrency=16, max_buffered=50,
+                          max_awaiting_target=cap)
+    for rec in orphans:
+        await sink_env.send(rec["shipment_key"], rec)
+    runtime = SinkRuntime(cfg, target)
+    stop = GracefulShutdown()
+    task = sink_env.start(runtime, stop)
+    later = [milestone(f"ups:LATER{k}", "IN_TRANSIT", n=k) for k in range(200)]
+    if cap >= len(orphans):
+        await eventually(lambda: gauge(AWAITING_TARGET, cfg.sink_name) == len(orphans), what="orphans waiting")
+        for rec in later:
+            await sink_env.send(rec["shipment_key"], rec)
+        await eventually(lambda: all(r["milestone_id"] in target.effects for r in later), within=20,
+                         what="records after the flood")
+        # Fetching 200 at once may pause it briefly (50 buffered); with them applied it flows again.
+        await eventually(lambda: gauge(PAUSED_PARTITIONS, cfg.sink_name) == 0, within=5, what="fetching resumed")
+    else:
+        # Beyond the cap the waiting records count as buffered again: 120 - 20 >= 50 stops fetching.
+        await eventually(lambda: gauge(PAUSED_PARTITIONS, cfg.sink_name) == 6, what="fetching paused")
+        for rec in later:
+            await sink_env.send(rec["shipment_key"], rec)
+        await asyncio.sleep(2.0)
+        assert not any(r["milestone_id"] in target.effects for r in later)
+    assert not orphan_ids & set(target.effects)  # all still inside their grace period
+    await stop_runtime(task, stop)
+    assert gauge(AWAITING_TARGET, cfg.sink_name) == 0  # abandoned on shutdown, re-read on restart
