@@ -118,7 +118,8 @@ def prepare(bootstrap: str, registry_url: str) -> Setup:
 def cleanup(bootstrap: str, setup: Setup) -> None:
     """Drop the private topics and the temp dir (registry subjects stay: they are tiny)."""
     names = [spec.name for spec in load_topics(setup.topics_file).specs]
-    for future in AdminClient({"bootstrap.servers": bootstrap}).delete_topics(names).values():
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # held: a collected client cancels its futures
+    for future in admin.delete_topics(names).values():
         try:
             future.result(timeout=30)
         except Exception as exc:  # a leftover topic is harmless; say so and go on
