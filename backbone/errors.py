@@ -9,7 +9,8 @@
         ├── RetryableError          try again later (timeouts, 5xx, 429, lock conflicts, broker down)
         │   └── TargetUnavailableError   the target is down; breakers count these
         └── PermanentError          retrying cannot help: dead-letter it (validation, access, missing record)
-            └── AuthenticationError credentials refused: pause and alert, never dead-letter everything
+            ├── AuthenticationError credentials refused: pause and alert, never dead-letter everything
+            └── PartnerRequestError a partner API refused the request (4xx): ``status`` and its ``code``
 
 Services subclass these, never add a new root. Library exceptions are translated once, at the
 boundary, with ``raise ... from exc``.
@@ -24,6 +25,7 @@ __all__ = [
     "BackboneError",
     "ConfigError",
     "DeliveryError",
+    "PartnerRequestError",
     "PermanentError",
     "RetryableError",
     "SchemaError",
@@ -86,3 +88,13 @@ class PermanentError(DeliveryError):
 
 class AuthenticationError(PermanentError):
     """The target refused our credentials. Sinks pause and alert instead of dead-lettering."""
+
+
+class PartnerRequestError(PermanentError):
+    """A partner API (WMS, carrier) refused the request; ``status`` and the partner's ``code`` are
+    attributes and also sit in ``context`` (so DLQ reasons and logs name them)."""
+
+    def __init__(self, message: str, *, status: int, code: str | None, **context: Any) -> None:
+        super().__init__(message, status=status, code=code, **context)
+        self.status = status
+        self.code = code

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +26,20 @@ from backbone.config import BackboneConfig, repo_root, service_config
 from backbone.sink.records import RecordFields
 from backbone.sink.retry import RetryPolicy
 
-__all__ = ["SinkConfig"]
+__all__ = ["SinkConfig", "comma_separated"]
+
+
+def comma_separated(value: Any, json_start: str, build: Callable[[list[str]], Any]) -> Any:
+    """A setting the environment writes as ``"a, b,c"``: ``build`` gets the stripped, non-empty parts.
+
+    A string starting with ``json_start`` (``[`` or ``{``) is JSON; anything else (a value given in
+    code) passes through as it is. For ``mode="before"`` validators: pydantic checks the result.
+    """
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith(json_start):
+        return json.loads(value)
+    return build([p.strip() for p in value.split(",") if p.strip()])
 
 
 class SinkConfig(BackboneConfig):
@@ -88,22 +102,14 @@ class SinkConfig(BackboneConfig):
     @classmethod
     def _roles(cls, value: Any) -> Any:
         """Accept ``"canonical.shipment-milestones,canonical.order-milestones"`` from the environment."""
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                return json.loads(value)
-            return tuple(p.strip() for p in value.split(",") if p.strip())
-        return value
+        return comma_separated(value, "[", tuple)
 
     @field_validator("allow_regressions", mode="before")
     @classmethod
     def _pairs(cls, value: Any) -> Any:
         """Accept ``"85:80,99:95"`` from the environment as well as a list of pairs."""
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                return json.loads(value)
-            pairs = [p.strip() for p in value.split(",") if p.strip()]
-            return frozenset((int(a), int(b)) for a, b in (p.split(":", 1) for p in pairs))
-        return value
+        return comma_separated(value, "[", lambda pairs: frozenset(
+            (int(a), int(b)) for a, b in (p.split(":", 1) for p in pairs)))
 
     @property
     def consumer_group(self) -> str:

@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
-from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import quote
 
 import aiohttp
-from multidict import CIMultiDictProxy
 
-from backbone.errors import AuthenticationError, ConfigError, DeliveryError, RetryableError, TargetUnavailableError
+from backbone.errors import ConfigError, DeliveryError, RetryableError
 from backbone.http import parse_retry_after
+from backbone.partner_http import PartnerClient
 from services.carrier_bridge.errors import (
     CarrierNotFoundError,
     CarrierProtocolError,
@@ -43,7 +40,6 @@ __all__ = ["CarrierClient", "Pacer", "parse_retry_after"]
 
 PARTNER = "carrier"
 POSTAGE_EXISTS = "SHIPMENT.POSTAGE.EXISTS"
-T = TypeVar("T")
 
 
 class Pacer(Protocol):
@@ -53,68 +49,32 @@ class Pacer(Protocol):
     def defer(self, lane: Lane | None, seconds: float) -> None: ...
 
 
-def _translate(status: int, headers: CIMultiDictProxy[str], body: bytes, call: str) -> DeliveryError:
-    """The one place an HTTP error answer becomes a backbone error."""
-    retry_after = parse_retry_after(headers.get("Retry-After"))
-    try:
-        payload = json.loads(body) if body else {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        payload = {}
-    error = payload.get("error") if isinstance(payload, dict) else None
-    error = error if isinstance(error, dict) else {}
-    code = str(error["code"]) if error.get("code") else None
-    reason = str(error.get("message") or code or f"HTTP {status}")
-    context: dict[str, Any] = {"partner": PARTNER, "call": call, "status": status}
-    if status == 429:
-        return RetryableError(f"carrier throttled {call}: {reason}", retry_after=retry_after, **context)
-    if status >= 500 or status == 408:
-        return TargetUnavailableError(f"carrier unavailable for {call}: {reason}", retry_after=retry_after,
-                                      **context)
-    if status in (401, 403):
-        return AuthenticationError(f"carrier refused our API key for {call}: {reason}", code=code, **context)
-    errors = tuple((str(e.get("field", "")), str(e.get("message", "")))
-                   for e in error.get("errors") or [] if isinstance(e, dict))
-    detail = f"carrier refused {call}: {reason}"
-    if code == POSTAGE_EXISTS:
-        return PostageExistsError(detail, code=code, errors=errors, **context)
-    if status in (400, 422):
-        return CarrierValidationError(detail, code=code, errors=errors, **context)
-    if status == 404:
-        return CarrierNotFoundError(detail, code=code, **context)
-    return CarrierRequestError(detail, code=code, errors=errors, **context)
+def _error_object(payload: dict[str, Any]) -> dict[str, Any]:
+    """EasyPost nests its error: ``{"error": {"code", "message", "errors": [{"field", "message"}]}}``."""
+    error = payload.get("error")
+    return error if isinstance(error, dict) else {}
 
 
-class CarrierClient:
+class CarrierClient(PartnerClient):
+    partner: ClassVar[str] = PARTNER
+    display_name: ClassVar[str] = "carrier"
+    protocol_error: ClassVar[type[CarrierProtocolError]] = CarrierProtocolError
+    credentials: ClassVar[str] = "API key"
+    code_on_auth_error: ClassVar[bool] = True  # EasyPost's code (e.g. APIKEY.INVALID) names the cause
+
     def __init__(self, base_url: str, api_key: str, *, timeout_s: float = 10.0, max_rps: float | None = None,
                  rate_margin_s: float = 0.05, pacer: Pacer | None = None,
                  session: aiohttp.ClientSession | None = None) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"carrier base URL must be http(s)://..., got {base_url!r}")
+        super().__init__(base_url, timeout_s=timeout_s, session=session)
         if not api_key:
             raise ConfigError("carrier API key is empty")
-        self._base = base_url.rstrip("/")
         if ":" in api_key:
             raise ConfigError("carrier API key must not contain ':'")
         # EasyPost: the key is the Basic-auth user name with an empty password.
         self._authorization = "Basic " + base64.b64encode(f"{api_key}:".encode()).decode()
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         if pacer is None and max_rps:
             pacer = CarrierPacer(default_rps=max_rps, margin_s=rate_margin_s)
         self._pacer = pacer
-        self._session = session
-        self._own_session = session is None
-
-    async def __aenter__(self) -> CarrierClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
 
     # --- partner calls -------------------------------------------------------------------
 
@@ -155,18 +115,22 @@ class CarrierClient:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    @staticmethod
-    def _parse(parse: Callable[..., T], data: Any, call: str, **kwargs: Any) -> T:
-        try:
-            return parse(data, **kwargs)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise CarrierProtocolError(f"carrier answer to {call} is not understood: {exc!r}", partner=PARTNER,
-                                       call=call) from exc
+    def _error_code(self, payload: dict[str, Any]) -> tuple[str | None, Any]:
+        error = _error_object(payload)
+        return (str(error["code"]) if error.get("code") else None), error.get("message")
 
-    def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self._session
+    def _refusal(self, status: int, payload: dict[str, Any], code: str | None, detail: str,
+                 context: dict[str, Any]) -> DeliveryError:
+        error = _error_object(payload)
+        errors = tuple((str(e.get("field", "")), str(e.get("message", "")))
+                       for e in error.get("errors") or [] if isinstance(e, dict))
+        if code == POSTAGE_EXISTS:
+            return PostageExistsError(detail, status=status, code=code, errors=errors, **context)
+        if status in (400, 422):
+            return CarrierValidationError(detail, status=status, code=code, errors=errors, **context)
+        if status == 404:
+            return CarrierNotFoundError(detail, status=status, code=code, **context)
+        return CarrierRequestError(detail, status=status, code=code, errors=errors, **context)
 
     async def _call(self, method: str, path: str, *, call: str, lane: Lane | None, body: dict[str, Any] | None = None,
                     idempotency_key: str | None = None) -> tuple[int, bool, Any]:
@@ -177,25 +141,9 @@ class CarrierClient:
         if self._pacer is not None:
             await self._pacer.acquire(lane)
         try:
-            async with self._ensure_session().request(
-                method, self._base + path, json=body, headers=headers, timeout=self._timeout,
-            ) as response:
-                raw = await response.read()
-                status, answer_headers = response.status, response.headers
-        except TimeoutError as exc:
-            raise TargetUnavailableError(f"carrier {call} timed out after {self._timeout.total}s",
-                                         partner=PARTNER, call=call) from exc
-        except aiohttp.ClientError as exc:
-            raise TargetUnavailableError(f"carrier {call} failed: {type(exc).__name__}", partner=PARTNER,
-                                         call=call) from exc
-        if not 200 <= status < 300:
-            error = _translate(status, answer_headers, raw, call)
-            retry_after = getattr(error, "retry_after", None)
-            if self._pacer is not None and retry_after:
-                self._pacer.defer(lane, retry_after)  # everyone on this bucket holds off, not just us
-            raise error
-        try:
-            return status, answer_headers.get("Idempotent-Replayed") == "true", json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CarrierProtocolError(f"carrier answer to {call} is not JSON", partner=PARTNER, call=call,
-                                       status=status) from exc
+            answer = await self._send(method, path, call=call, headers=headers, body=body)
+        except RetryableError as error:
+            if self._pacer is not None and error.retry_after:
+                self._pacer.defer(lane, error.retry_after)  # everyone on this bucket holds off, not just us
+            raise
+        return answer.status, answer.headers.get("Idempotent-Replayed") == "true", self._json(answer, call)

@@ -11,7 +11,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,6 +21,7 @@ from pydantic_settings import NoDecode
 from backbone.config import service_config
 from backbone.errors import ConfigError
 from backbone.sink import SinkConfig
+from backbone.sink.config import comma_separated
 from services.carrier_bridge.booking import SERVICES_FILE, BookingDefaults, ServiceCatalog
 from services.carrier_bridge.handlers import HandlerSettings
 from services.carrier_bridge.models import Address, Lane, Parcel
@@ -31,6 +31,16 @@ __all__ = ["CarrierBridgeConfig"]
 
 CARRIER_URL = "BACKBONE_CARRIER_URL"
 CARRIER_API_KEY = "BACKBONE_CARRIER_API_KEY"
+
+
+def _rate_limits(parts: list[str]) -> dict[str, float]:
+    limits: dict[str, float] = {}
+    for part in parts:
+        name, sep, rate = part.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"expected carrier=requests_per_second, got {part!r}")
+        limits[name.strip().lower()] = float(rate)
+    return limits
 
 
 class CarrierBridgeConfig(SinkConfig):
@@ -88,17 +98,7 @@ class CarrierBridgeConfig(SinkConfig):
     @classmethod
     def _limits(cls, value: Any) -> Any:
         """Accept ``"ups=10,fedex=5,default=10"`` (or JSON) from the environment; "" = unpaced."""
-        if isinstance(value, str):
-            if value.lstrip().startswith("{"):
-                return json.loads(value)
-            limits: dict[str, float] = {}
-            for part in (p.strip() for p in value.split(",") if p.strip()):
-                name, sep, rate = part.partition("=")
-                if not sep or not name.strip():
-                    raise ValueError(f"expected carrier=requests_per_second, got {part!r}")
-                limits[name.strip().lower()] = float(rate)
-            return limits
-        return value
+        return comma_separated(value, "{", _rate_limits)
 
     @field_validator("rate_limits")
     @classmethod

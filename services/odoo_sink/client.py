@@ -19,8 +19,7 @@ import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -28,6 +27,7 @@ import orjson
 from opentelemetry import propagate, trace
 
 from backbone.logs import current_correlation_id
+from backbone.partner_http import SessionOwner
 from backbone.telemetry import tracer
 from services.odoo_sink.connection import OdooConnectionConfig
 from services.odoo_sink.errors import OdooAuthenticationError, OdooUnavailableError, translate
@@ -73,31 +73,18 @@ class _Answer:
     excerpt: str
 
 
-class _HttpClient:
+class _HttpClient(SessionOwner):
     protocol: ClassVar[str]
 
     def __init__(self, config: OdooConnectionConfig, session: aiohttp.ClientSession | None = None) -> None:
+        super().__init__(session)
         self.config = config
         self._key = config.api_key_value()
         self._base = config.url.rstrip("/")
-        self._session = session
-        self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=config.total_timeout_s, connect=config.connect_timeout_s,
                                               sock_read=config.read_timeout_s)
         self.uid: int | None = None
         self._tracer = tracer("services.odoo_sink")
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:  # created lazily: a ClientSession must be born inside the loop

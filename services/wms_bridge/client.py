@@ -13,24 +13,15 @@ Example::
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import aiohttp
-from multidict import CIMultiDictProxy
 
-from backbone.errors import (
-    AuthenticationError,
-    ConfigError,
-    DeliveryError,
-    RetryableError,
-    TargetUnavailableError,
-)
+from backbone.errors import DeliveryError
 from backbone.http import parse_retry_after
+from backbone.partner_http import PartnerClient
 from services.wms_bridge.errors import (
     WmsConflictError,
     WmsNotFoundError,
@@ -43,61 +34,17 @@ from services.wms_bridge.models import ChangesPage, FieldIssue, InventoryPage, O
 __all__ = ["WmsClient", "parse_retry_after"]
 
 PARTNER = "wms"
-T = TypeVar("T")
 
 
-def _translate(status: int, headers: CIMultiDictProxy[str], body: bytes, call: str) -> DeliveryError:
-    """The one place an HTTP error answer becomes a backbone error."""
-    retry_after = parse_retry_after(headers.get("Retry-After"))
-    try:
-        payload = json.loads(body) if body else {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        payload = {}
-    payload = payload if isinstance(payload, dict) else {}
-    code = payload.get("error") if isinstance(payload.get("error"), str) else None
-    reason = str(payload.get("message") or code or f"HTTP {status}")
-    context: dict[str, Any] = {"partner": PARTNER, "call": call, "status": status}
-    if status == 429:
-        return RetryableError(f"wms throttled {call}: {reason}", retry_after=retry_after, **context)
-    if status >= 500 or status == 408:
-        return TargetUnavailableError(f"wms unavailable for {call}: {reason}", retry_after=retry_after, **context)
-    if status in (401, 403):
-        return AuthenticationError(f"wms refused our credentials for {call}: {reason}", **context)
-    fields = tuple(FieldIssue.from_json(f) for f in payload.get("fields") or [] if isinstance(f, dict))
-    detail = f"wms refused {call}: {reason}"
-    if status in (400, 422):
-        return WmsValidationError(detail, code=code, fields=fields, partner=PARTNER, call=call, status=status)
-    if status == 404:
-        return WmsNotFoundError(detail, code=code, partner=PARTNER, call=call, status=status)
-    if status == 409:
-        existing = payload.get("existing_id")
-        return WmsConflictError(detail, code=code, existing_id=None if existing is None else str(existing),
-                                partner=PARTNER, call=call, status=status)
-    return WmsRequestError(detail, code=code, partner=PARTNER, call=call, status=status)
+class WmsClient(PartnerClient):
+    partner: ClassVar[str] = PARTNER
+    display_name: ClassVar[str] = "WMS"
+    protocol_error: ClassVar[type[WmsProtocolError]] = WmsProtocolError
 
-
-class WmsClient:
     def __init__(self, base_url: str, *, api_token: str | None = None, timeout_s: float = 10.0,
                  session: aiohttp.ClientSession | None = None) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"WMS base URL must be http(s)://..., got {base_url!r}")
-        self._base = base_url.rstrip("/")
+        super().__init__(base_url, timeout_s=timeout_s, session=session)
         self._token = api_token
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session = session
-        self._own_session = session is None
-
-    async def __aenter__(self) -> WmsClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
 
     # --- partner calls -------------------------------------------------------------------
 
@@ -147,18 +94,22 @@ class WmsClient:
             params["limit"] = str(limit)
         return params
 
-    @staticmethod
-    def _parse(parse: Callable[..., T], data: Any, call: str, **kwargs: Any) -> T:
-        try:
-            return parse(data, **kwargs)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise WmsProtocolError(f"wms answer to {call} is not understood: {exc!r}", partner=PARTNER,
-                                   call=call) from exc
+    def _error_code(self, payload: dict[str, Any]) -> tuple[str | None, Any]:
+        code = payload.get("error") if isinstance(payload.get("error"), str) else None
+        return code, payload.get("message")
 
-    def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self._session
+    def _refusal(self, status: int, payload: dict[str, Any], code: str | None, detail: str,
+                 context: dict[str, Any]) -> DeliveryError:
+        fields = tuple(FieldIssue.from_json(f) for f in payload.get("fields") or [] if isinstance(f, dict))
+        if status in (400, 422):
+            return WmsValidationError(detail, status=status, code=code, fields=fields, **context)
+        if status == 404:
+            return WmsNotFoundError(detail, status=status, code=code, **context)
+        if status == 409:
+            existing = payload.get("existing_id")
+            return WmsConflictError(detail, status=status, code=code,
+                                    existing_id=None if existing is None else str(existing), **context)
+        return WmsRequestError(detail, status=status, code=code, **context)
 
     async def _call(self, method: str, path: str, *, call: str, body: dict[str, Any] | None = None,
                     params: dict[str, str] | None = None, idempotency_key: str | None = None) -> tuple[int, Any]:
@@ -167,22 +118,5 @@ class WmsClient:
             headers["Authorization"] = f"Bearer {self._token}"
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        try:
-            async with self._ensure_session().request(
-                method, self._base + path, json=body, params=params, headers=headers, timeout=self._timeout,
-            ) as response:
-                raw = await response.read()
-                status, answer_headers = response.status, response.headers
-        except TimeoutError as exc:
-            raise TargetUnavailableError(f"wms {call} timed out after {self._timeout.total}s", partner=PARTNER,
-                                         call=call) from exc
-        except aiohttp.ClientError as exc:
-            raise TargetUnavailableError(f"wms {call} failed: {type(exc).__name__}", partner=PARTNER,
-                                         call=call) from exc
-        if not 200 <= status < 300:
-            raise _translate(status, answer_headers, raw, call)
-        try:
-            return status, json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise WmsProtocolError(f"wms answer to {call} is not JSON", partner=PARTNER, call=call,
-                                   status=status) from exc
+        answer = await self._send(method, path, call=call, headers=headers, body=body, params=params)
+        return answer.status, self._json(answer, call)

@@ -1,4 +1,5 @@
-"""OdooSinkConfig from the environment, the mapping file, and the app entry points' failures."""
+"""OdooSinkConfig defaults, the mapping file, and the app entry points' failures (environment names and
+sink names: tests/unit/sink/test_service_settings.py)."""
 
 from __future__ import annotations
 
@@ -19,26 +20,6 @@ ODOO_VARS = ("URL", "DB", "DATABASE", "LOGIN", "API_KEY", "PROTOCOL")
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ODOO_VARS:
         monkeypatch.delenv(f"BACKBONE_ODOO_{name}", raising=False)
-
-
-def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BACKBONE_ODOO_URL", "https://erp.example.com")
-    monkeypatch.setenv("BACKBONE_ODOO_DB", "prod")
-    monkeypatch.setenv("BACKBONE_ODOO_LOGIN", "backbone-bot")
-    monkeypatch.setenv("BACKBONE_ODOO_API_KEY", "k-123")
-    monkeypatch.setenv("BACKBONE_ODOO_PROTOCOL", "json2")
-    monkeypatch.setenv("BACKBONE_ODOO_SINK_CONCURRENCY", "16")
-    monkeypatch.setenv("BACKBONE_ODOO_SINK_STALE_SHIPMENT_HOURS", "48")
-    cfg = load(OdooSinkConfig)
-    assert (cfg.odoo.url, cfg.odoo.database, cfg.odoo.login, cfg.odoo.protocol) == (
-        "https://erp.example.com", "prod", "backbone-bot", "json2")
-    assert cfg.odoo.api_key.get_secret_value() == "k-123"
-    assert "k-123" not in repr(cfg)
-    assert (cfg.concurrency, cfg.stale_shipment_hours) == (16, 48.0)
-    assert (cfg.sink_name, cfg.target, cfg.consumer_group, cfg.dlq_topic_role, cfg.health_port) == (
-        "odoo_sink", "odoo", "odoo_sink", "dlq.odoo_sink", 8181)
-    assert cfg.topic_roles == ("canonical.shipment-milestones", "canonical.order-milestones",
-                               "canonical.inventory-events")
 
 
 def test_defaults_and_the_older_database_variable(monkeypatch: pytest.MonkeyPatch) -> None:
