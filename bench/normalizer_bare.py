@@ -24,22 +24,10 @@ from backbone.serialization import SchemaRegistry
 from backbone.telemetry import setup_tracing
 from backbone.topics import load_topics
 from services.status_normalizer.config import NormalizerConfig
+from services.status_normalizer.dedupe import MemoryStore
 from services.status_normalizer.mapping import default_mappings
 from services.status_normalizer.parsers import parse
 from services.status_normalizer.pipeline import Pipeline, RawMessage
-
-
-class DictStore:
-    """Dedupe state that lives and dies with the process."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.data[key] = value
 
 
 def main() -> None:
@@ -51,7 +39,7 @@ def main() -> None:
     consumer = Consumer(consumer_config(cfg, cfg.app_id, **{"fetch.wait.max.ms": 10}))
     producer = Producer(producer_config(cfg, **{"linger.ms": cfg.producer_linger_ms}))
     consumer.subscribe([spec.name for spec in catalog.by_prefix("raw.")])
-    store = DictStore()
+    store = MemoryStore()
     gc.collect()  # the worker's garbage-collector tuning, so the comparison prices Faust only
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)

@@ -2,7 +2,7 @@
 
 Vendors re-send whole histories, so most records of a webhook were published before: their
 deterministic milestone ids are in the state and they are dropped here. The state is a plain
-key/value ``StateStore`` (a Faust table in production, a dict in tests).
+key/value ``StateStore`` (a Faust table in production, ``MemoryStore`` in tests).
 
 Two steps so at-least-once holds: ``new_records`` decides without touching the state; the caller
 publishes, then calls ``remember``. A crash in between republishes the same ids, which consumers
@@ -29,7 +29,7 @@ from backbone.canonical import OrderCode
 
 from .records import CanonicalRecord, InventoryEvent, OrderMilestone, ShipmentMilestone, dedupe_key, stream_key
 
-__all__ = ["Deduper", "StateStore", "dedupe_key"]
+__all__ = ["Deduper", "MemoryStore", "StateStore", "dedupe_key"]
 
 
 class StateStore(Protocol):
@@ -38,6 +38,22 @@ class StateStore(Protocol):
     def get(self, key: str) -> str | None: ...
 
     def set(self, key: str, value: str) -> None: ...
+
+
+class MemoryStore:
+    """A ``StateStore`` in a dict that lives and dies with the process: tests and the bare benchmark.
+
+    Not for a worker: a restart forgets what was published, so re-sent histories are published again.
+    """
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.data[key] = value
 
 
 def _seen_key(record: CanonicalRecord) -> str:

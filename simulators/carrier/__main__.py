@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
 from simulators.carrier.app import DEFAULT_PORT, run
 from simulators.carrier.config import CarrierSimConfig
+from simulators.common.server import cli_parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m simulators.carrier", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser = cli_parser("python -m simulators.carrier", __doc__, DEFAULT_PORT)
     parser.add_argument("--webhook-url", help="where to POST EasyPost tracker.updated events (the ingest URL)")
     parser.add_argument("--rate-limit", type=int, help="requests per second per API key")
     parser.add_argument("--advance-every", type=float, help="seconds between tracking checkpoints")

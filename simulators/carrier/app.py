@@ -17,12 +17,10 @@ Simulator control::
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -30,16 +28,16 @@ from aiohttp.typedefs import Handler
 from simulators.carrier.config import CarrierSimConfig
 from simulators.carrier.shipments import BookError, Shipment, Tracker
 from simulators.carrier.simulator import CarrierSimulator
-from simulators.common.calls import call_middleware
-from simulators.common.faults import fault_middleware
 from simulators.common.http import bearer_or_basic_key, json_response, read_json_object
-from simulators.common.idempotency import IdempotencyStore
+from simulators.common.idempotency import IdempotentCall
+from simulators.common.partner import partner_app
 
 __all__ = ["CARRIER_SIM", "DEFAULT_PORT", "create_app", "run"]
 
 DEFAULT_PORT = 8071
 CARRIER_SIM = web.AppKey("carrier_sim", CarrierSimulator)
 
+ROUTES = web.RouteTableDef()  # the partner API and carrier-only controls; partner_app adds the shared ones
 Produce = Callable[[dict[str, Any]], Awaitable[tuple[int, dict[str, Any]]]]
 
 
@@ -84,43 +82,41 @@ async def _idempotent(request: web.Request, produce: Produce) -> web.Response:
     body = await read_json_object(request)
     if body is None:
         return _error(400, "BAD_REQUEST", "The body must be a JSON object.")
-    key, principal = request.headers.get("Idempotency-Key"), bearer_or_basic_key(request) or "anonymous"
-    fingerprint = IdempotencyStore.fingerprint(request.method, request.path, body)
-    if key is not None:
-        verdict, stored = sim.idempotency.check(principal, key, fingerprint)
-        if verdict == "replay" and stored is not None:
-            return json_response(stored.body, 200, {"Idempotent-Replayed": "true"})
-        if verdict == "conflict":
-            return _error(422, "IDEMPOTENCY_KEY.REUSED",
-                          "This Idempotency-Key was already used with a different request.")
+    call = IdempotentCall.of(request, sim.idempotency, body)
+    earlier = call.earlier(lambda: _error(422, "IDEMPOTENCY_KEY.REUSED",
+                                          "This Idempotency-Key was already used with a different request."))
+    if earlier is not None:
+        return earlier
     try:
         status, answer = await produce(body)
     except BookError as exc:
         return _error(exc.status, exc.code, str(exc), exc.errors)
-    if key is not None:
-        sim.idempotency.remember(principal, key, fingerprint, status, answer)
+    call.remember(status, answer)
     return json_response(answer, status)
 
 
-def _shipment(request: web.Request) -> Shipment:
-    shipment = request.app[CARRIER_SIM].book.shipments.get(request.match_info["id"])
-    if shipment is None:
+_T = TypeVar("_T")
+
+
+def _found(thing: _T | None) -> _T:
+    if thing is None:
         raise web.HTTPNotFound(text='{"error":{"code":"NOT_FOUND","message":"The requested resource could not be '
                                     'found.","errors":[]}}', content_type="application/json")
-    return shipment
+    return thing
+
+
+def _shipment(request: web.Request) -> Shipment:
+    return _found(request.app[CARRIER_SIM].book.shipments.get(request.match_info["id"]))
 
 
 def _tracker(request: web.Request) -> Tracker:
-    tracker = request.app[CARRIER_SIM].book.trackers.get(request.match_info["id"])
-    if tracker is None:
-        raise web.HTTPNotFound(text='{"error":{"code":"NOT_FOUND","message":"The requested resource could not be '
-                                    'found.","errors":[]}}', content_type="application/json")
-    return tracker
+    return _found(request.app[CARRIER_SIM].book.trackers.get(request.match_info["id"]))
 
 
 # --- partner API -----------------------------------------------------------------------------
 
 
+@ROUTES.post("/v2/shipments")
 async def create_shipment(request: web.Request) -> web.Response:
     book = request.app[CARRIER_SIM].book
 
@@ -138,10 +134,12 @@ async def create_shipment(request: web.Request) -> web.Response:
     return await _idempotent(request, produce)
 
 
+@ROUTES.get("/v2/shipments/{id}")
 async def get_shipment(request: web.Request) -> web.Response:
     return json_response(request.app[CARRIER_SIM].book.shipment_dict(_shipment(request)))
 
 
+@ROUTES.post("/v2/shipments/{id}/buy")
 async def buy_shipment(request: web.Request) -> web.Response:
     book, shipment = request.app[CARRIER_SIM].book, _shipment(request)
 
@@ -156,6 +154,7 @@ async def buy_shipment(request: web.Request) -> web.Response:
     return await _idempotent(request, produce)
 
 
+@ROUTES.post("/v2/trackers")
 async def create_tracker(request: web.Request) -> web.Response:
     sim = request.app[CARRIER_SIM]
 
@@ -172,6 +171,7 @@ async def create_tracker(request: web.Request) -> web.Response:
     return await _idempotent(request, produce)
 
 
+@ROUTES.get("/v2/trackers/{id}")
 async def get_tracker(request: web.Request) -> web.Response:
     return json_response(_tracker(request).as_dict(request.app[CARRIER_SIM].config.mode))
 
@@ -179,6 +179,7 @@ async def get_tracker(request: web.Request) -> web.Response:
 # --- simulator control -----------------------------------------------------------------------
 
 
+@ROUTES.post("/_sim/advance/{id}")
 async def sim_advance(request: web.Request) -> web.Response:
     sim, tracker = request.app[CARRIER_SIM], _tracker(request)
     try:
@@ -189,6 +190,7 @@ async def sim_advance(request: web.Request) -> web.Response:
     return json_response({"tracker": tracker.as_dict(sim.config.mode), "delivery": delivery.as_dict()})
 
 
+@ROUTES.post("/_sim/redeliver/{id}")
 async def sim_redeliver(request: web.Request) -> web.Response:
     delivery = request.app[CARRIER_SIM].redeliver(_tracker(request))
     if delivery is None:
@@ -196,72 +198,12 @@ async def sim_redeliver(request: web.Request) -> web.Response:
     return json_response({"delivery": delivery.as_dict()})
 
 
-async def sim_faults(request: web.Request) -> web.Response:
-    sim = request.app[CARRIER_SIM]
-    if request.method == "POST":
-        body = await read_json_object(request)
-        problems = sim.faults.update(body) if body is not None else ["the body must be a JSON object"]
-        if problems:
-            return _error(422, "INVALID_FAULTS", "; ".join(problems))
-    return json_response(sim.faults.as_dict())
-
-
-async def sim_calls(request: web.Request) -> web.Response:
-    return json_response({"calls": [c.as_dict() for c in request.app[CARRIER_SIM].calls.calls]})
-
-
-async def sim_state(request: web.Request) -> web.Response:
-    return json_response(request.app[CARRIER_SIM].state())
-
-
-async def sim_reset(request: web.Request) -> web.Response:
-    request.app[CARRIER_SIM].reset()
-    return json_response({"reset": True})
-
-
 # --- wiring ----------------------------------------------------------------------------------
 
 
-async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    sim = app[CARRIER_SIM]
-    await sim.sender.start()
-    interval = sim.config.advance_interval_s
-    clock = asyncio.create_task(sim.clock(interval), name="carrier-sim-clock") if interval else None
-    yield
-    if clock is not None:
-        clock.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await clock
-    await sim.sender.close()
-
-
-async def _release_hung_calls(app: web.Application) -> None:
-    app[CARRIER_SIM].release.set()
-
-
 def create_app(config: CarrierSimConfig | None = None) -> web.Application:
-    sim = CarrierSimulator(config or CarrierSimConfig())
-    app = web.Application(middlewares=[
-        call_middleware(lambda: sim.calls),
-        fault_middleware(lambda: sim.faults, _error_body, sim.release, sim.config.hang_s),
-        _auth_and_limit,
-    ])
-    app[CARRIER_SIM] = sim
-    app.cleanup_ctx.append(_lifecycle)
-    app.on_shutdown.append(_release_hung_calls)
-    app.router.add_post("/v2/shipments", create_shipment)
-    app.router.add_get("/v2/shipments/{id}", get_shipment)
-    app.router.add_post("/v2/shipments/{id}/buy", buy_shipment)
-    app.router.add_post("/v2/trackers", create_tracker)
-    app.router.add_get("/v2/trackers/{id}", get_tracker)
-    app.router.add_post("/_sim/advance/{id}", sim_advance)
-    app.router.add_post("/_sim/redeliver/{id}", sim_redeliver)
-    app.router.add_get("/_sim/faults", sim_faults)
-    app.router.add_post("/_sim/faults", sim_faults)
-    app.router.add_get("/_sim/calls", sim_calls)
-    app.router.add_get("/_sim/state", sim_state)
-    app.router.add_post("/_sim/reset", sim_reset)
-    return app
+    return partner_app(CarrierSimulator(config or CarrierSimConfig()), CARRIER_SIM, routes=ROUTES,
+                       error_body=_error_body, auth=_auth_and_limit, clock_name="carrier-sim-clock")
 
 
 def run(host: str = "127.0.0.1", port: int = DEFAULT_PORT, config: CarrierSimConfig | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -10,38 +9,24 @@ from backbone.signatures import EASYPOST_HEADER, sign_easypost
 from simulators.carrier.config import CarrierSimConfig
 from simulators.carrier.ratelimit import SlidingWindowLimiter
 from simulators.carrier.shipments import BookError, ShipmentBook, Tracker
-from simulators.common.calls import CallLog
-from simulators.common.faults import Faults
 from simulators.common.http import hex_id, utcnow
-from simulators.common.idempotency import IdempotencyStore
-from simulators.common.webhooks import Delivery, WebhookSender
+from simulators.common.partner import PartnerSimulator
+from simulators.common.webhooks import Delivery
 
 __all__ = ["CarrierSimulator"]
 
 
-class CarrierSimulator:
+class CarrierSimulator(PartnerSimulator[CarrierSimConfig]):
     """Tests reach it as ``app[CARRIER_SIM]`` to drain webhooks or inspect state directly."""
 
     def __init__(self, config: CarrierSimConfig) -> None:
-        self.config = config
+        super().__init__(config, user_agent="carrier-simulator/1.0 (EasyPost-like)")
         self.book = ShipmentBook(config)
-        self.faults = Faults()
-        self.calls = CallLog()
-        self.idempotency = IdempotencyStore()
-        self.release = asyncio.Event()
         self._limiters: dict[int, SlidingWindowLimiter] = {}
-        self.sender = WebhookSender(
-            config.webhook_url, lambda: self.faults, user_agent="carrier-simulator/1.0 (EasyPost-like)",
-            attempts=config.webhook_attempts, backoff_s=config.webhook_backoff_s,
-            timeout_s=config.webhook_timeout_s,
-        )
 
     def reset(self) -> None:
         self.book.reset()
-        self.faults.clear()
-        self.calls.clear()
-        self.idempotency.clear()
-        self.sender.deliveries.clear()
+        super().reset()
         for limiter in self._limiters.values():
             limiter.clear()
 
@@ -57,9 +42,7 @@ class CarrierSimulator:
         return {
             "shipments": [self.book.shipment_dict(s) for s in self.book.shipments.values()],
             "trackers": [t.as_dict(self.config.mode) for t in self.book.trackers.values()],
-            "idempotency_keys": len(self.idempotency),
-            "faults": self.faults.as_dict(),
-            "webhooks": [d.as_dict() for d in self.sender.deliveries],
+            **super().state(),
         }
 
     def advance(self, tracker: Tracker, *, status: str | None = None, detail: str | None = None,
@@ -79,16 +62,14 @@ class CarrierSimulator:
         """Send the tracker's last event again, byte for byte (same event id), as a redelivery does."""
         return self._send(tracker.last_event) if tracker.last_event is not None else None
 
-    async def clock(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            for tracker in list(self.book.trackers.values()):
-                if tracker.finished:
-                    continue
-                try:
-                    self.advance(tracker)
-                except BookError:
-                    continue  # script exhausted without a final status: the clock must keep ticking
+    def tick(self) -> None:
+        for tracker in list(self.book.trackers.values()):
+            if tracker.finished:
+                continue
+            try:
+                self.advance(tracker)
+            except BookError:
+                continue  # script exhausted without a final status: the clock must keep ticking
 
     def _send(self, body: bytes) -> Delivery:
         secret = self.config.webhook_secret

@@ -1,4 +1,5 @@
-"""Pieces both partner simulators share: fault injection, call log, idempotency, webhook delivery.
+"""Pieces the simulators share: fault injection, call log, idempotency, webhook delivery, the partner
+simulator base and app wiring (``partner``), ``/_sim`` control routes and CLI arguments (``server``).
 
 Simulators are test and demo tools, never the product; services must not import them.
 """

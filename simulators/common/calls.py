@@ -18,7 +18,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from simulators.common.http import bearer_or_basic_key, iso, utcnow
 
-__all__ = ["Call", "CallLog", "call_middleware"]
+__all__ = ["Call", "CallLog", "answer_and_record", "call_middleware"]
 
 
 @dataclass(frozen=True)
@@ -58,18 +58,8 @@ def call_middleware(log: Callable[[], CallLog]) -> Middleware:
         if request.path.startswith("/_sim"):
             return await handler(request)
         started, at = time.perf_counter(), iso(utcnow())
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except asyncio.CancelledError:
-            status = 499  # the client went away (nginx's code for it): how a client timeout looks here
-            raise
-        finally:
+
+        def log_call(status: int) -> None:
             key = bearer_or_basic_key(request)
             log().calls.append(Call(
                 method=request.method,
@@ -82,4 +72,24 @@ def call_middleware(log: Callable[[], CallLog]) -> Middleware:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             ))
 
+        return await answer_and_record(request, handler, log_call)
+
     return record
+
+
+async def answer_and_record(request: web.Request, handler: Handler,
+                            record: Callable[[int], None]) -> web.StreamResponse:
+    """Answer with ``handler`` and give ``record`` the final status, also when the handler raised."""
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = 499  # the client went away (nginx's code for it): how a client timeout looks here
+        raise
+    finally:
+        record(status)

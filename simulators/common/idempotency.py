@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["IdempotencyStore", "Stored"]
+from aiohttp import web
+
+from simulators.common.http import bearer_or_basic_key, json_response
+
+__all__ = ["IdempotencyStore", "IdempotentCall", "Stored"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +53,33 @@ class IdempotencyStore:
     def remember(self, principal: str, key: str, fingerprint: str, status: int, body: dict[str, Any]) -> None:
         # A deep copy through JSON: later state changes must not leak into the replayed answer.
         self._entries[(principal, key)] = Stored(fingerprint, status, json.loads(json.dumps(body)))
+
+
+@dataclass(frozen=True)
+class IdempotentCall:
+    """One POST as the store sees it: its ``Idempotency-Key`` (None when sent without) and credential."""
+
+    store: IdempotencyStore
+    key: str | None
+    principal: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, request: web.Request, store: IdempotencyStore, body: dict[str, Any]) -> IdempotentCall:
+        return cls(store, request.headers.get("Idempotency-Key"), bearer_or_basic_key(request) or "anonymous",
+                   IdempotencyStore.fingerprint(request.method, request.path, body))
+
+    def earlier(self, conflict: Callable[[], web.Response]) -> web.Response | None:
+        """The stored answer replayed, ``conflict()`` for a key reused on another request, else None."""
+        if self.key is None:
+            return None
+        verdict, stored = self.store.check(self.principal, self.key, self.fingerprint)
+        if verdict == "replay" and stored is not None:
+            return json_response(stored.body, 200, {"Idempotent-Replayed": "true"})
+        if verdict == "conflict":
+            return conflict()
+        return None
+
+    def remember(self, status: int, body: dict[str, Any]) -> None:
+        if self.key is not None:
+            self.store.remember(self.principal, self.key, self.fingerprint, status, body)

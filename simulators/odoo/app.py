@@ -9,7 +9,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,8 +18,9 @@ import orjson
 import uvloop
 from aiohttp import web
 
+from simulators.common.calls import answer_and_record
 from simulators.common.faults import fault_middleware
-from simulators.common.http import read_json_object
+from simulators.common.server import add_control_routes, faults_handler, release_on_shutdown, reset_handler
 from simulators.odoo.config import SimulatorConfig
 from simulators.odoo.dispatch import Simulator
 from simulators.odoo.exceptions import BadRequest, NotFound, OdooException, PythonError, Unauthorized
@@ -63,20 +63,13 @@ async def _record_unanswered(request: web.Request, handler: Handler) -> web.Stre
     if not request.path.startswith(_PROTOCOL_PATHS) or request.path == "/web/version":
         return await handler(request)
     sim = _sim(request)
-    before, status = len(sim.calls), 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    except asyncio.CancelledError:
-        status = 499  # the client went away (nginx's code): how a client timeout looks from here
-        raise
-    finally:
+    before = len(sim.calls)
+
+    def unanswered(status: int) -> None:
         if len(sim.calls) == before:
             sim.record(_protocol(request), **_call_path(request), ok=False, status=status, fault=True)
+
+    return await answer_and_record(request, handler, unanswered)
 
 
 @web.middleware
@@ -234,16 +227,8 @@ def _bad(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
 
 
-async def faults(request: web.Request) -> web.Response:
-    sim = _sim(request)
-    if request.method == "POST":
-        body = await read_json_object(request)
-        problems = sim.faults.update(body) if body is not None else ["the body must be a JSON object"]
-        if problems:
-            return web.json_response({"error": "; ".join(problems)}, status=422)
-    elif request.method == "DELETE":
-        sim.faults.clear()
-    return web.json_response(sim.faults.as_dict())
+def _refuse_faults(problems: list[str]) -> web.Response:
+    return web.json_response({"error": "; ".join(problems)}, status=422)
 
 
 async def get_calls(request: web.Request) -> web.Response:
@@ -270,11 +255,6 @@ async def get_state(request: web.Request) -> web.Response:
     return web.json_response({"modules": sorted(sim.store.modules), "models": sim.store.dump(model)})
 
 
-async def reset(request: web.Request) -> web.Response:
-    _sim(request).reset()
-    return web.json_response({"reset": True})
-
-
 async def seed(request: web.Request) -> web.Response:
     try:
         created = _sim(request).seed(await _json_body(request))
@@ -296,10 +276,6 @@ async def set_modules(request: web.Request) -> web.Response:
     return web.json_response({"modules": sorted(sim.store.modules)})
 
 
-async def _release_hung_calls(app: web.Application) -> None:
-    app[SIMULATOR].release.set()
-
-
 def create_app(config: SimulatorConfig | None = None) -> web.Application:
     """The simulator as an aiohttp application (state lives in ``app[SIMULATOR]``)."""
     sim = Simulator(config or SimulatorConfig())
@@ -309,17 +285,15 @@ def create_app(config: SimulatorConfig | None = None) -> web.Application:
         fault_middleware(lambda: sim.faults.transport, _proxy_error, sim.release, sim.config.hang_s),
     ])
     app[SIMULATOR] = sim
-    app.on_shutdown.append(_release_hung_calls)
+    release_on_shutdown(app, sim.release)
     app.router.add_post("/jsonrpc", jsonrpc)
     app.router.add_post("/json/2/{model}/{method}", json2)
     app.router.add_get("/web/version", version)
-    app.router.add_get("/_sim/faults", faults)
-    app.router.add_post("/_sim/faults", faults)
+    faults = faults_handler(lambda: sim.faults, _refuse_faults, web.json_response)
+    add_control_routes(app.router, faults=faults, calls=get_calls, state=get_state,
+                       reset=reset_handler(sim.reset, web.json_response))
     app.router.add_delete("/_sim/faults", faults)
-    app.router.add_get("/_sim/calls", get_calls)
     app.router.add_delete("/_sim/calls", clear_calls)
-    app.router.add_get("/_sim/state", get_state)
-    app.router.add_post("/_sim/reset", reset)
     app.router.add_post("/_sim/seed", seed)
     app.router.add_post("/_sim/modules", set_modules)
     return app

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
+from simulators.common.server import cli_parser
 from simulators.wms.app import DEFAULT_PORT, run
 from simulators.wms.config import WmsSimConfig
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m simulators.wms", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser = cli_parser("python -m simulators.wms", __doc__, DEFAULT_PORT)
     parser.add_argument("--webhook-url", help="where to POST ShipHero/ShipBob webhooks (the ingest URL)")
     parser.add_argument("--style", action="append", choices=["shiphero", "shipbob"],
                         help="webhook style; repeat for both (default shiphero)")

@@ -18,18 +18,14 @@ Simulator control (never faulted, never recorded)::
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from simulators.common.calls import call_middleware
-from simulators.common.faults import fault_middleware
 from simulators.common.http import (
     bearer_or_basic_key,
     decode_cursor,
@@ -38,15 +34,25 @@ from simulators.common.http import (
     parse_iso,
     read_json_object,
 )
-from simulators.common.idempotency import IdempotencyStore
+from simulators.common.idempotency import IdempotentCall
+from simulators.common.partner import partner_app
 from simulators.wms.config import WmsSimConfig
-from simulators.wms.orders import Order, TransitionError
+from simulators.wms.orders import Order, OrderBook, TransitionError
 from simulators.wms.simulator import WmsSimulator
 
 __all__ = ["DEFAULT_PORT", "WMS_SIM", "create_app", "run"]
 
 DEFAULT_PORT = 8070
 WMS_SIM = web.AppKey("wms_sim", WmsSimulator)
+ROUTES = web.RouteTableDef()  # the partner API and WMS-only controls; partner_app adds the shared ones
+
+
+class _Item(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+# (book, since, after, limit) -> (page, position of its last item, whether more follow)
+Feed = Callable[[OrderBook, datetime | None, int, int], tuple[Sequence[_Item], int, bool]]
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
@@ -104,23 +110,19 @@ def _paging(request: web.Request, since_param: str) -> tuple[datetime | None, in
 # --- partner API -----------------------------------------------------------------------------
 
 
+@ROUTES.post("/v1/orders")
 async def create_order(request: web.Request) -> web.Response:
     sim = request.app[WMS_SIM]
     body = await read_json_object(request)
     if body is None:
         return _error(400, "invalid_json", "the body must be a JSON object")
-    key = request.headers.get("Idempotency-Key")
-    principal = bearer_or_basic_key(request) or "anonymous"
-    fingerprint = IdempotencyStore.fingerprint(request.method, request.path, body)
-    if key is not None:
-        if not key.strip() or len(key) > 255:
-            return _invalid("Idempotency-Key", "Idempotency-Key must be 1 to 255 characters")
-        verdict, stored = sim.idempotency.check(principal, key, fingerprint)
-        if verdict == "replay" and stored is not None:
-            return json_response(stored.body, 200, {"Idempotent-Replayed": "true"})
-        if verdict == "conflict":
-            return _error(422, "idempotency_key_reused",
-                          "this Idempotency-Key was already used with a different request")
+    call = IdempotentCall.of(request, sim.idempotency, body)
+    if call.key is not None and (not call.key.strip() or len(call.key) > 255):
+        return _invalid("Idempotency-Key", "Idempotency-Key must be 1 to 255 characters")
+    earlier = call.earlier(lambda: _error(422, "idempotency_key_reused",
+                                          "this Idempotency-Key was already used with a different request"))
+    if earlier is not None:
+        return earlier
     problems = sim.book.validate(body)
     blocking = [p for p in problems if not (p.reason == "unknown_sku" and sim.config.unknown_sku == "reject")]
     if blocking:
@@ -132,15 +134,16 @@ async def create_order(request: web.Request) -> web.Response:
                       existing_id=existing.id)
     order = sim.book.create(body)
     answer = order.as_dict()
-    if key is not None:
-        sim.idempotency.remember(principal, key, fingerprint, 201, answer)
+    call.remember(201, answer)
     return json_response(answer, 201, {"Location": f"/v1/orders/{order.id}"})
 
 
+@ROUTES.get("/v1/orders/{id}")
 async def get_order(request: web.Request) -> web.Response:
     return json_response(_order(request).as_dict())
 
 
+@ROUTES.post("/v1/orders/{id}/cancel")
 async def cancel_order(request: web.Request) -> web.Response:
     order = _order(request)
     try:
@@ -150,27 +153,30 @@ async def cancel_order(request: web.Request) -> web.Response:
     return json_response(order.as_dict())
 
 
+async def _feed(request: web.Request, since_param: str, field: str, read: Feed) -> web.Response:
+    """One page of a change feed: ``{<field>: [...], "next_cursor", "has_more"}``."""
+    paging = _paging(request, since_param)
+    if isinstance(paging, web.Response):
+        return paging
+    items, position, more = read(request.app[WMS_SIM].book, *paging)
+    return json_response({field: [i.as_dict() for i in items],
+                          "next_cursor": encode_cursor(position), "has_more": more})
+
+
+@ROUTES.get("/v1/orders")
 async def list_orders(request: web.Request) -> web.Response:
-    paging = _paging(request, "updated_since")
-    if isinstance(paging, web.Response):
-        return paging
-    orders, position, more = request.app[WMS_SIM].book.changes(*paging)
-    return json_response({"orders": [o.as_dict() for o in orders],
-                          "next_cursor": encode_cursor(position), "has_more": more})
+    return await _feed(request, "updated_since", "orders", OrderBook.changes)
 
 
+@ROUTES.get("/v1/inventory/changes")
 async def inventory_changes(request: web.Request) -> web.Response:
-    paging = _paging(request, "since")
-    if isinstance(paging, web.Response):
-        return paging
-    changes, position, more = request.app[WMS_SIM].book.inventory_changes(*paging)
-    return json_response({"changes": [c.as_dict() for c in changes],
-                          "next_cursor": encode_cursor(position), "has_more": more})
+    return await _feed(request, "since", "changes", OrderBook.inventory_changes)
 
 
 # --- simulator control -----------------------------------------------------------------------
 
 
+@ROUTES.post("/_sim/advance/{id}")
 async def sim_advance(request: web.Request) -> web.Response:
     sim, order = request.app[WMS_SIM], _order(request)
     target = request.query.get("to")
@@ -188,16 +194,7 @@ async def sim_advance(request: web.Request) -> web.Response:
     return json_response(order.as_dict())
 
 
-async def sim_faults(request: web.Request) -> web.Response:
-    sim = request.app[WMS_SIM]
-    if request.method == "POST":
-        body = await read_json_object(request)
-        problems = sim.faults.update(body) if body is not None else ["the body must be a JSON object"]
-        if problems:
-            return _error(422, "invalid_faults", "; ".join(problems))
-    return json_response(sim.faults.as_dict())
-
-
+@ROUTES.post("/_sim/inventory")
 async def sim_inventory(request: web.Request) -> web.Response:
     body = await read_json_object(request) or {}
     sku, delta, on_hand = body.get("sku"), body.get("delta"), body.get("on_hand")
@@ -208,63 +205,13 @@ async def sim_inventory(request: web.Request) -> web.Response:
     return json_response(change.as_dict(), 201)
 
 
-async def sim_calls(request: web.Request) -> web.Response:
-    return json_response({"calls": [c.as_dict() for c in request.app[WMS_SIM].calls.calls]})
-
-
-async def sim_state(request: web.Request) -> web.Response:
-    return json_response(request.app[WMS_SIM].state())
-
-
-async def sim_reset(request: web.Request) -> web.Response:
-    request.app[WMS_SIM].reset()
-    return json_response({"reset": True})
-
-
 # --- wiring ----------------------------------------------------------------------------------
 
 
-async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    sim = app[WMS_SIM]
-    await sim.sender.start()
-    clock = None
-    if sim.config.advance_interval_s:
-        clock = asyncio.create_task(sim.clock(sim.config.advance_interval_s), name="wms-sim-clock")
-    yield
-    if clock is not None:
-        clock.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await clock
-    await sim.sender.close()
-
-
-async def _release_hung_calls(app: web.Application) -> None:
-    app[WMS_SIM].release.set()
-
-
 def create_app(config: WmsSimConfig | None = None) -> web.Application:
-    sim = WmsSimulator(config or WmsSimConfig())
-    app = web.Application(middlewares=[
-        call_middleware(lambda: sim.calls),
-        fault_middleware(lambda: sim.faults, _fault_body, sim.release, sim.config.hang_s),
-        _auth,
-    ])
-    app[WMS_SIM] = sim
-    app.cleanup_ctx.append(_lifecycle)
-    app.on_shutdown.append(_release_hung_calls)
-    app.router.add_post("/v1/orders", create_order)
-    app.router.add_get("/v1/orders", list_orders)
-    app.router.add_get("/v1/orders/{id}", get_order)
-    app.router.add_post("/v1/orders/{id}/cancel", cancel_order)
-    app.router.add_get("/v1/inventory/changes", inventory_changes)
-    app.router.add_post("/_sim/advance/{id}", sim_advance)
-    app.router.add_get("/_sim/faults", sim_faults)
-    app.router.add_post("/_sim/faults", sim_faults)
-    app.router.add_post("/_sim/inventory", sim_inventory)
-    app.router.add_get("/_sim/calls", sim_calls)
-    app.router.add_get("/_sim/state", sim_state)
-    app.router.add_post("/_sim/reset", sim_reset)
-    return app
+    """The simulator app; its state is ``app[WMS_SIM]``."""
+    return partner_app(WmsSimulator(config or WmsSimConfig()), WMS_SIM, routes=ROUTES,
+                       error_body=_fault_body, auth=_auth, clock_name="wms-sim-clock")
 
 
 def run(host: str = "127.0.0.1", port: int = DEFAULT_PORT, config: WmsSimConfig | None = None) -> None:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import time
 from typing import Any
 
 from backbone.signatures import SHIPHERO_HEADER, sign_shiphero, standard_webhooks_headers
-from simulators.common.calls import CallLog
-from simulators.common.faults import Faults
-from simulators.common.idempotency import IdempotencyStore
-from simulators.common.webhooks import Signer, WebhookSender
+from simulators.common.partner import PartnerSimulator
+from simulators.common.webhooks import Signer
 from simulators.wms import payloads
 from simulators.wms.config import WmsSimConfig
 from simulators.wms.orders import Order, OrderBook, TransitionError
@@ -20,37 +17,23 @@ from simulators.wms.orders import Order, OrderBook, TransitionError
 __all__ = ["WmsSimulator"]
 
 
-class WmsSimulator:
+class WmsSimulator(PartnerSimulator[WmsSimConfig]):
     """Tests reach it as ``app[WMS_SIM]`` to drain webhooks or inspect state directly."""
 
     def __init__(self, config: WmsSimConfig) -> None:
-        self.config = config
+        super().__init__(config, user_agent="wms-simulator/1.0")
         self.book = OrderBook(config)
-        self.faults = Faults()
-        self.calls = CallLog()
-        self.idempotency = IdempotencyStore()
-        self.release = asyncio.Event()
-        self.sender = WebhookSender(
-            config.webhook_url, lambda: self.faults, user_agent="wms-simulator/1.0",
-            attempts=config.webhook_attempts, backoff_s=config.webhook_backoff_s,
-            timeout_s=config.webhook_timeout_s,
-        )
 
     def reset(self) -> None:
         self.book.reset()
-        self.faults.clear()
-        self.calls.clear()
-        self.idempotency.clear()
-        self.sender.deliveries.clear()
+        super().reset()
 
     def state(self) -> dict[str, Any]:
         return {
             "orders": [o.as_dict() for o in self.book.orders.values()],
             "on_hand": dict(self.book.on_hand),
             "inventory_changes": len(self.book.inventory),
-            "idempotency_keys": len(self.idempotency),
-            "faults": self.faults.as_dict(),
-            "webhooks": [d.as_dict() for d in self.sender.deliveries],
+            **super().state(),
         }
 
     # --- behaviour with side effects (webhooks) ------------------------------------------
@@ -75,15 +58,13 @@ class WmsSimulator:
                 self._send_shipbob("order.shipment.cancelled", payloads.shipbob_order_cancelled(order, self.config))
         return order
 
-    async def clock(self, interval_s: float) -> None:
-        """Move every open order one step per interval (started by the app when configured)."""
-        while True:
-            await asyncio.sleep(interval_s)
-            for order in self.book.open_orders():
-                try:
-                    self.advance(order)
-                except TransitionError:
-                    continue  # e.g. cancelled between listing and advancing: the clock must keep ticking
+    def tick(self) -> None:
+        """Move every open order one step (the clock calls this once per interval)."""
+        for order in self.book.open_orders():
+            try:
+                self.advance(order)
+            except TransitionError:
+                continue  # e.g. cancelled between listing and advancing: the clock must keep ticking
 
     # --- signing -------------------------------------------------------------------------
 

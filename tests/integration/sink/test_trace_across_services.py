@@ -25,6 +25,7 @@ from backbone.telemetry import setup_tracing
 from backbone.topics import load_topics
 from services.ingest.app import create_app
 from services.ingest.config import IngestConfig
+from services.status_normalizer.dedupe import MemoryStore
 from services.status_normalizer.parsers import parse
 from services.status_normalizer.pipeline import Pipeline, RawMessage
 from tests.conftest import partner_fixture_bytes
@@ -84,7 +85,7 @@ async def test_one_trace_from_http_request_to_sink_call(
 
     # 2. The normalizer's pipeline continues the trace and injects it into the canonical record.
     pipeline = Pipeline(SchemaRegistry.connect(sink_env.stack.registry), catalog, parse)
-    outputs = pipeline.normalize(raw, _DictStore())
+    outputs = pipeline.normalize(raw, MemoryStore())
     assert len(outputs) == 1
     out = outputs[0]
     await sink_env.producer.send(out.topic, out.value, out.key, out.headers)
@@ -105,14 +106,3 @@ async def test_one_trace_from_http_request_to_sink_call(
     assert "fake apply" in names
     assert any(s.kind.name == "SERVER" for s in ours), names  # the ingest HTTP request span
     assert len({s.context.trace_id for s in ours if s.context}) == 1
-
-
-class _DictStore:
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.data[key] = value

@@ -36,13 +36,16 @@ async def hook() -> AsyncIterator[Hook]:
         await server.close()
 
 
-@pytest.fixture
-async def wms() -> AsyncIterator[Callable[..., Awaitable[Client]]]:
+Start = Callable[..., Awaitable[Client]]
+
+
+async def _simulators(make_app: Callable[..., web.Application]) -> AsyncIterator[Start]:
+    """``start(**config)`` serves one simulator on 127.0.0.1 (fast webhook retries); all close at teardown."""
     clients: list[Client] = []
 
     async def start(**config: Any) -> Client:
         config.setdefault("webhook_backoff_s", 0.01)
-        client = TestClient(TestServer(create_wms_app(WmsSimConfig(**config)), host="127.0.0.1"))
+        client = TestClient(TestServer(make_app(**config), host="127.0.0.1"))
         await client.start_server()
         clients.append(client)
         return client
@@ -53,19 +56,15 @@ async def wms() -> AsyncIterator[Callable[..., Awaitable[Client]]]:
 
 
 @pytest.fixture
-async def carrier() -> AsyncIterator[Callable[..., Awaitable[Client]]]:
-    clients: list[Client] = []
+async def wms() -> AsyncIterator[Start]:
+    async for start in _simulators(lambda **config: create_wms_app(WmsSimConfig(**config))):
+        yield start
 
-    async def start(**config: Any) -> Client:
-        config.setdefault("webhook_backoff_s", 0.01)
-        client = TestClient(TestServer(create_carrier_app(CarrierSimConfig(**config)), host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
-        return client
 
-    yield start
-    for client in clients:
-        await client.close()
+@pytest.fixture
+async def carrier() -> AsyncIterator[Start]:
+    async for start in _simulators(lambda **config: create_carrier_app(CarrierSimConfig(**config))):
+        yield start
 
 
 def order_body(ref: str = "SO-2026-0419", **overrides: Any) -> dict[str, Any]:

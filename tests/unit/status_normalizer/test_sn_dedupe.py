@@ -5,24 +5,11 @@ from __future__ import annotations
 import copy
 
 from backbone.canonical import OrderCode, ShipmentCode
-from services.status_normalizer.dedupe import Deduper
+from services.status_normalizer.dedupe import Deduper, MemoryStore
 from services.status_normalizer.parsers import parse
 from services.status_normalizer.records import CanonicalRecord
 
 from ._support import ctx, fixture_bytes, fixture_json, orders, parse_fixture, parse_json, shipments
-
-
-class DictStore:
-    """In-memory double of the StateStore protocol (a Faust table in production)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.data[key] = value
 
 
 def _publish(dedupe: Deduper, records: list[CanonicalRecord]) -> list[CanonicalRecord]:
@@ -40,13 +27,13 @@ def _easypost_with_extra_checkpoint() -> list[CanonicalRecord]:
 
 
 def test_redelivery_of_the_same_body_emits_nothing() -> None:
-    dedupe = Deduper(DictStore())
+    dedupe = Deduper(MemoryStore())
     assert len(_publish(dedupe, parse_fixture("easypost_tracker_updated.json"))) == 3
     assert _publish(dedupe, parse_fixture("easypost_tracker_updated.json")) == []
 
 
 def test_resent_history_with_one_extra_checkpoint_yields_exactly_one_new_record() -> None:
-    dedupe = Deduper(DictStore())
+    dedupe = Deduper(MemoryStore())
     _publish(dedupe, parse_fixture("easypost_tracker_updated.json"))
     resent = _easypost_with_extra_checkpoint()
     assert len(resent) == 4
@@ -56,7 +43,7 @@ def test_resent_history_with_one_extra_checkpoint_yields_exactly_one_new_record(
 
 
 def test_deciding_does_not_touch_the_state_until_remember() -> None:
-    store = DictStore()
+    store = MemoryStore()
     dedupe = Deduper(store)
     first = dedupe.new_records(parse_fixture("easypost_tracker_updated.json"))
     assert store.data == {}
@@ -66,7 +53,7 @@ def test_deciding_does_not_touch_the_state_until_remember() -> None:
 
 
 def test_a_late_checkpoint_is_published_and_flagged_out_of_order() -> None:
-    dedupe = Deduper(DictStore())
+    dedupe = Deduper(MemoryStore())
     document = fixture_json("easypost_tracker_updated.json")
     details = document["result"]["tracking_details"]
     late = details.pop(1)  # the carrier pickup scan arrives only in a later webhook
@@ -81,14 +68,14 @@ def test_a_late_checkpoint_is_published_and_flagged_out_of_order() -> None:
 def test_checkpoints_inside_one_message_are_sorted_not_flagged() -> None:
     document = fixture_json("easypost_tracker_updated.json")
     document["result"]["tracking_details"].reverse()  # some vendors list newest first
-    fresh = shipments(Deduper(DictStore()).new_records(parse_json("easypost_tracker_updated.json", document)))
+    fresh = shipments(Deduper(MemoryStore()).new_records(parse_json("easypost_tracker_updated.json", document)))
     assert [m.code for m in fresh] == [ShipmentCode.LABEL_CREATED, ShipmentCode.CARRIER_PICKED_UP,
                                        ShipmentCode.IN_TRANSIT]
     assert not any(m.out_of_order for m in fresh)
 
 
 def test_second_package_completes_the_order() -> None:
-    dedupe = Deduper(DictStore())
+    dedupe = Deduper(MemoryStore())
     first = orders(_publish(dedupe, parse_fixture("shiphero_shipment_update.json")))
     assert [(o.package_number, o.fully_shipped) for o in first] == [(1, False)]
     document = fixture_json("shiphero_shipment_update.json")
@@ -104,7 +91,7 @@ def test_second_package_completes_the_order() -> None:
 
 
 def test_same_fact_from_two_partners_is_one_record() -> None:
-    dedupe = Deduper(DictStore())
+    dedupe = Deduper(MemoryStore())
     a = parse_fixture("shipbob_order_shipped.json")
     b = parse(fixture_bytes("shipbob_order_shipped.json"), ctx("shipbob.webhook", partner="shipbob-eu", offset=99))
     assert [r.source_partner for r in b] == ["shipbob-eu", "shipbob-eu"]
@@ -113,7 +100,7 @@ def test_same_fact_from_two_partners_is_one_record() -> None:
 
 
 def test_inventory_counts_are_deduped_by_content() -> None:
-    dedupe = Deduper(DictStore())
+    dedupe = Deduper(MemoryStore())
     assert len(_publish(dedupe, parse_fixture("wms_reconciliation.json"))) == 5
     assert _publish(dedupe, parse_fixture("wms_reconciliation.json")) == []
 
@@ -125,7 +112,7 @@ def test_a_huge_total_packages_is_counted_not_materialised() -> None:
     (order,) = orders(parse_fixture("shiphero_shipment_update.json"))
     huge = dataclasses.replace(order, package_number=1, total_packages=999_999_999, fully_shipped=False)
     tracemalloc.start()
-    (out,) = orders(Deduper(DictStore()).new_records([huge]))
+    (out,) = orders(Deduper(MemoryStore()).new_records([huge]))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert out.fully_shipped is False
