@@ -61,6 +61,11 @@ class KeyedWorkers(Generic[T]):
         """Items queued or running."""
         return self._count
 
+    def queued(self, key: Hashable) -> int:
+        """Items of ``key`` waiting behind the one running."""
+        queue = self._queues.get(key)
+        return 0 if queue is None else len(queue)
+
     @property
     def running(self) -> list[T]:
         return list(self._current.values())

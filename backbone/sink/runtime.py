@@ -24,7 +24,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, Message
@@ -89,7 +90,7 @@ class SinkRuntime:
         self.partitions = PartitionBook()
         self._aborting = False
         self._backpressure = False
-        self._awaiting_target = 0  # jobs waiting out a grace period (WorkerHooks.awaiting_target)
+        self._awaiting_target: Counter[Hashable] = Counter()  # work keys whose running job waits out a grace period
         self._started = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: ConsumerThread | None = None
@@ -230,9 +231,13 @@ class SinkRuntime:
     def _update_backpressure(self) -> None:
         # Hysteresis: stop fetching when full, start again at half, but keep polling either way
         # (a consumer that stops polling is thrown out of the group after max.poll.interval.ms).
-        # Records waiting for a missing target record (up to max_awaiting_target of them) do not
-        # count: they may wait minutes, and a burst of them must not stop everything else.
-        size = len(self.workers) - min(self._awaiting_target, self.cfg.max_awaiting_target)
+        # Records waiting for a missing target record, and those queued behind them on their key,
+        # do not count (up to max_awaiting_target): they may wait minutes, and a burst of them
+        # must not stop everything else. Summed only when it can matter.
+        size = len(self.workers)
+        if self._awaiting_target and size > self.cfg.max_buffered // 2:
+            aside = sum(1 + self.workers.queued(key) for key in self._awaiting_target)
+            size -= min(aside, self.cfg.max_awaiting_target)
         if size >= self.cfg.max_buffered:
             self._backpressure = True
         elif size <= self.cfg.max_buffered // 2:
@@ -271,9 +276,7 @@ class SinkRuntime:
             timestamp_ms=msg.timestamp()[1],
             generation=self.partitions.track((topic, partition), offset),
         )
-        # A key's records run in order; a record without a key has no order to keep.
-        key = job.key if job.key is not None else ("offset", offset)
-        self.workers.submit((topic, partition, key), job)
+        self.workers.submit(_work_key(job), job)
 
     async def _work(self, job: Job) -> None:
         assert self._worker is not None
@@ -287,8 +290,14 @@ class SinkRuntime:
         self.partitions.retrying(job.tp, job.generation, on)
 
     def awaiting_target(self, job: Job, on: bool) -> None:
-        self._awaiting_target = max(0, self._awaiting_target + (1 if on else -1))
-        self.metrics.awaiting_target.set(self._awaiting_target)
+        key = _work_key(job)
+        if on:
+            self._awaiting_target[key] += 1
+        elif self._awaiting_target[key] <= 1:
+            del self._awaiting_target[key]
+        else:
+            self._awaiting_target[key] -= 1
+        self.metrics.awaiting_target.set(self._awaiting_target.total())
 
     def released_slot(self) -> contextlib.AbstractAsyncContextManager[None]:
         return self.workers.released_slot()
@@ -391,3 +400,8 @@ def _headers(msg: Message) -> Headers:
     raw = msg.headers() or []
     items = raw.items() if isinstance(raw, dict) else raw
     return [(k, v if isinstance(v, bytes) else (v or "").encode()) for k, v in items]
+
+
+def _work_key(job: Job) -> Hashable:
+    """A key's records run in order; a record without a key has no order to keep."""
+    return (job.topic, job.partition, job.key if job.key is not None else ("offset", job.offset))
