@@ -54,9 +54,11 @@ def scenario(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, An
     env = {"BACKBONE_TOPICS_FILE": str(topics), "BACKBONE_NORMALIZER_APP_ID": f"bench-{kind}-{uuid.uuid4().hex[:8]}",
            "BACKBONE_NORMALIZER_DATADIR": str(datadir), "BACKBONE_NORMALIZER_WEB_PORT": str(free_port()),
            "BACKBONE_LOG_LEVEL": "WARNING"}
+    if args.sampled < 1.0:  # the chart's head sampling: unsampled events get non-recording spans
+        env |= {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": str(args.sampled)}
     phases = {name: workload.build(n, shard) for name, n, shard in (
         ("warmup", 2_000, 1), ("saturated", args.events, 2), ("paced", RATE * args.paced_seconds, 3))}
-    encoded = {name: workload.encode(serde, w.events) for name, w in phases.items()}
+    encoded = {name: workload.encode(serde, w.events, args.sampled) for name, w in phases.items()}
     watch = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-watch-{uuid.uuid4().hex[:6]}"})
     out_topic, raw_topic = catalog.name(SHIPMENTS), catalog.name(RAW)
     result: dict[str, Any] = {}
@@ -136,7 +138,8 @@ def report(runs: dict[str, dict[str, Any]], broker: dict[str, float], args: argp
         scenarios["bare_loop"] = _row(bare, 1.0)
     baseline = {"name": "bare_loop: confluent-kafka consume -> same Pipeline (dict dedupe) -> produce",
                 **(scenarios.get("bare_loop") or {})}
-    path = write_result("normalizer", {
+    path = write_result("normalizer" if args.sampled >= 1.0 else "normalizer_sampled", {
+        "tracing": "every span recorded" if args.sampled >= 1.0 else f"parentbased_traceidratio {args.sampled}",
         "scenarios": scenarios, "baseline": baseline, f"broker_ack_latency_at_{RATE}_per_s_ms": broker,
         "workload": {"saturated_events": args.events, "paced_events": RATE * args.paced_seconds,
                      "mix": "60% EasyPost webhooks re-sending histories of 1-5 checkpoints, 30% generic, "
@@ -159,6 +162,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="raw events in the saturated phase")
     parser.add_argument("--paced-seconds", type=int, default=10)
     parser.add_argument("--only", choices=("faust", "bare"))
+    parser.add_argument("--sampled", type=float, default=1.0,
+                        help="share of sampled traces (0.1: the chart default), in normalizer_sampled.json")
     parser.add_argument("--profile", type=Path, help="run the processes under pyinstrument, reports in this directory")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (process logs, RocksDB)")
     parser.add_argument("--profiled", nargs=2, help=argparse.SUPPRESS)

@@ -151,8 +151,13 @@ def build(events: int, shard: int = 0, *, redelivery_share: float = 0.1, generic
     return Workload([s for _, s in slots], trackers * steps + generics, redeliveries)
 
 
-def encode(serde: AvroSerde, specs: Iterable[RawSpec]) -> list[tuple[bytes, bytes, h.Headers]]:
-    """(key, RawEvent bytes, headers) ready for ``Producer.produce``; traceparent as ingest sets it."""
+def encode(serde: AvroSerde, specs: Iterable[RawSpec], sampled: float = 1.0) -> list[tuple[bytes, bytes, h.Headers]]:
+    """(key, RawEvent bytes, headers) ready for ``Producer.produce``; traceparent as ingest sets it.
+
+    ``sampled`` is the share of events whose traceparent says "sampled": what ingest's head
+    sampler (parentbased_traceidratio) decides, from the trace id as the SDK does.
+    """
+    threshold = int(sampled * (1 << 64))
     out = []
     for spec in specs:
         value = serde.encode({
@@ -162,8 +167,9 @@ def encode(serde: AvroSerde, specs: Iterable[RawSpec]) -> list[tuple[bytes, byte
             "source_ip": "203.0.113.7", "natural_key": spec.key,
         })
         trace_id = uuid.uuid5(uuid.NAMESPACE_OID, spec.event_id).hex
+        flags = "01" if int(trace_id[16:], 16) < threshold else "00"  # TraceIdRatioBased: low 64 bits
         hdrs = [(h.EVENT_ID, spec.event_id.encode()), (h.CORRELATION_ID, f"corr-{spec.event_id}".encode()),
-                (h.TRACEPARENT, f"00-{trace_id}-{trace_id[:16]}-01".encode())]
+                (h.TRACEPARENT, f"00-{trace_id}-{trace_id[:16]}-{flags}".encode())]
         out.append((f"{spec.partner}:{spec.key}".encode(), value, hdrs))
     return out
 
