@@ -174,7 +174,8 @@ def _add_agent(app: NormalizerApp, cfg: NormalizerConfig, spec: TopicSpec, ttl_s
     # bytes -> raw serializers: UTF-8 keys and values, what TtlTableStore and ChangelogWriter use.
     table = app.Table(table_name, default=None, partitions=spec.partitions, key_type=bytes, value_type=bytes,
                       extra_topic_configs={"cleanup.policy": "compact,delete",
-                                           "retention.ms": str(int(ttl_seconds * 1000))})
+                                           "retention.ms": str(int(ttl_seconds * 1000))},
+                      options=cfg.rocksdb_options() if cfg.store.startswith("rocksdb") else None)
     store = TtlTableStore(table, ttl_seconds)
     writer = ChangelogWriter(table, store)
     channel = spec.role.removeprefix("raw.")
