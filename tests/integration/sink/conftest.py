@@ -69,6 +69,8 @@ class FakeTarget:
     notes: list[str] = field(default_factory=list)  # stale facts recorded without status change
     reconciled: list[str] = field(default_factory=list)
     applied_at: dict[str, float] = field(default_factory=dict)
+    hold: asyncio.Event | None = None  # when set: calls take effect, then wait for it (answer never comes)
+    held: int = 0  # calls waiting on ``hold``
 
     async def apply(self, record: SinkRecord, ctx: ApplyContext) -> ApplyResult:
         self.calls.append(
@@ -94,6 +96,12 @@ class FakeTarget:
         self.applied_at[record.milestone_id] = time.monotonic()
         if self.latency:
             await asyncio.sleep(self.latency)
+        if self.hold is not None:
+            self.held += 1
+            try:
+                await self.hold.wait()
+            finally:
+                self.held -= 1
         return ApplyResult.applied(target_id=record.milestone_id[-6:])
 
     async def reconcile(self, record: SinkRecord, ctx: ApplyContext) -> ApplyResult | None:

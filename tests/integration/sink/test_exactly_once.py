@@ -80,6 +80,11 @@ async def test_crash_without_commit_then_restart_gives_one_effect_per_record(sin
     stop = GracefulShutdown()
     task = sink_env.start(SinkRuntime(cfg, target), stop)
     await eventually(lambda: len(target.effects) >= 80, what="some progress")
+    # Calls from now on take effect and never answer, so the crash surely cuts one mid-way: its
+    # ledger row stays in flight and the restart must reconcile it (a 20 ms call finishing in the
+    # same loop turn as the crash made this depend on timer order).
+    target.hold = asyncio.Event()
+    await eventually(lambda: target.held > 0, what="a call that took effect and did not answer")
     task.cancel()  # crash: in-flight calls die mid-way, no commit
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -87,6 +92,7 @@ async def test_crash_without_commit_then_restart_gives_one_effect_per_record(sin
     assert crashed_with < len(ids)
     assert sink_env.committed(cfg.consumer_group) == dict.fromkeys(range(6), -1001)  # OFFSET_INVALID
 
+    target.hold = None
     before = skipped(cfg.sink_name, "duplicate")
     stop2 = GracefulShutdown()
     task2 = sink_env.start(SinkRuntime(cfg, target), stop2)
