@@ -99,15 +99,15 @@ class AvroSerde:
     schema_id: int
     schema: dict[str, Any]
     _parsed: Any = field(init=False, repr=False)
-    _prefix: bytes = field(init=False, repr=False)
+    wire_prefix: bytes = field(init=False, repr=False)  # Confluent framing: magic byte 0, schema id
 
     def __post_init__(self) -> None:
         self._parsed = fastavro.parse_schema(self.schema)
-        self._prefix = _HEADER.pack(MAGIC, self.schema_id)
+        self.wire_prefix = _HEADER.pack(MAGIC, self.schema_id)
 
     def encode(self, record: dict[str, Any]) -> bytes:
         buf = io.BytesIO()
-        buf.write(self._prefix)
+        buf.write(self.wire_prefix)
         try:
             fastavro.schemaless_writer(buf, self._parsed, record)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:

@@ -106,7 +106,7 @@ def _compiled(serde: AvroSerde) -> Callable[[dict[str, Any]], bytes]:
     caught, so every request keeps its HTTP outcome.
     """
     write = compile_writer(serde.schema)
-    prefix = b"\x00" + serde.schema_id.to_bytes(4, "big")
+    prefix = serde.wire_prefix
 
     def encode(record: dict[str, Any]) -> bytes:
         try:

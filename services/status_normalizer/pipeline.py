@@ -17,7 +17,6 @@ built (``parsers.parse_unseen``): vendors re-send whole histories, so most of a 
 from __future__ import annotations
 
 import io
-import struct
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -56,7 +55,6 @@ _ROLE = {ShipmentMilestone: ("canonical.shipment-milestones", "ShipmentMilestone
          OrderMilestone: ("canonical.order-milestones", "OrderMilestone"),
          InventoryEvent: ("canonical.inventory-events", "InventoryEvent")}
 _KIND = {ShipmentMilestone: "shipment", OrderMilestone: "order", InventoryEvent: "inventory"}
-_WIRE_HEADER = struct.Struct(">bI")  # Confluent framing: magic 0, schema id
 _NULLABLE_RECORDS = {ShipmentMilestone: ("location",), OrderMilestone: ("ship_to",), InventoryEvent: ()}
 _NULLABLE_TIMES = {ShipmentMilestone: ("estimated_delivery",), OrderMilestone: (), InventoryEvent: ()}
 
@@ -118,7 +116,7 @@ class _Encoder:
         self.serde = serde
         self.kind = _KIND[cls]
         self._parsed = fastavro.parse_schema(serde.schema)
-        self._prefix = _WIRE_HEADER.pack(0, serde.schema_id)
+        self._prefix = serde.wire_prefix
         namespace = serde.schema.get("namespace", "")
         fields = {f["name"]: f["type"] for f in serde.schema["fields"]}
         self._records = [(name, _branch_name(fields[name], namespace)) for name in _NULLABLE_RECORDS[cls]]
