@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
@@ -90,7 +89,8 @@ class SinkRuntime:
         self.partitions = PartitionBook()
         self._aborting = False
         self._backpressure = False
-        self._awaiting_target: Counter[Hashable] = Counter()  # work keys whose running job waits out a grace period
+        # Work keys whose running job waits out a grace period (a key runs one job at a time).
+        self._awaiting_target: set[Hashable] = set()
         self._started = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._consumer: ConsumerThread | None = None
@@ -290,14 +290,11 @@ class SinkRuntime:
         self.partitions.retrying(job.tp, job.generation, on)
 
     def awaiting_target(self, job: Job, on: bool) -> None:
-        key = _work_key(job)
         if on:
-            self._awaiting_target[key] += 1
-        elif self._awaiting_target[key] <= 1:
-            del self._awaiting_target[key]
+            self._awaiting_target.add(_work_key(job))
         else:
-            self._awaiting_target[key] -= 1
-        self.metrics.awaiting_target.set(self._awaiting_target.total())
+            self._awaiting_target.discard(_work_key(job))
+        self.metrics.awaiting_target.set(len(self._awaiting_target))
 
     def released_slot(self) -> contextlib.AbstractAsyncContextManager[None]:
         return self.workers.released_slot()
